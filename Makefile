@@ -1,0 +1,36 @@
+# Dos órdenes para empezar en una máquina nueva:
+#   make demo   crea el entorno si falta y ejecuta el ciclo completo del curso
+#   make test   crea el entorno si falta y ejecuta las pruebas
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.instalado
+
+.PHONY: demo test entorno publicar comprobar bench limpiar
+
+entorno: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m curso_pytorch demo
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+publicar: $(STAMP)
+	$(PY) -m curso_pytorch publicar
+
+comprobar: $(STAMP)
+	$(PY) -m curso_pytorch comprobar
+
+bench: $(STAMP)
+	$(PY) bench/grading_time.py
+
+limpiar:
+	rm -rf submitted autograded/*/ feedback gradebook.db notas.csv

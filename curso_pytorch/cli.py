@@ -1,0 +1,147 @@
+"""Línea de órdenes del curso: ``curso <orden>`` o ``python -m curso_pytorch <orden>``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import course, data
+
+# argparse escribe sus rótulos en inglés con gettext; los traducimos aquí.
+_SPANISH = {
+    "usage: ": "uso: ",
+    "positional arguments": "argumentos",
+    "options": "opciones",
+    "show this help message and exit": "muestra esta ayuda y termina",
+    "the following arguments are required: %s": "faltan estos argumentos: %s",
+    "unrecognized arguments: %s": "argumentos no reconocidos: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "orden no válida: %(value)r (elige entre %(choices)s)",
+    "argument %(argument_name)s: %(message)s": "argumento %(argument_name)s: %(message)s",
+}
+argparse._ = lambda text: _SPANISH.get(text, text)
+
+
+def _course_dir(value: str | None) -> Path:
+    if value:
+        return Path(value).resolve()
+    found = data.course_root()
+    if found is None:
+        raise course.CourseError(
+            "No encuentro la carpeta del curso (la que contiene nbgrader_config.py y source/). "
+            "Ejecuta la orden dentro de ella o indícala con --curso."
+        )
+    return found
+
+
+def cmd_datos(args) -> int:
+    status = data.provision()
+    for name, state in status.items():
+        print(f"{name}: {state}")
+    return 0 if all(v == "listo" for v in status.values()) else 1
+
+
+def cmd_publicar(args) -> int:
+    done = course.publish(args.curso, args.lab)
+    print("Publicado en release/: " + ", ".join(done))
+    return 0
+
+
+def cmd_comprobar(args) -> int:
+    problems = course.stale_release(args.curso)
+    if problems:
+        print("release/ no coincide con source/:\n  " + "\n  ".join(problems))
+        print("Regenera con: curso publicar")
+        return 1
+    print("release/ está al día con source/.")
+    return 0
+
+
+def cmd_calificar(args) -> int:
+    outcomes = course.grade(args.curso, args.lab, args.alumno)
+    if not outcomes:
+        print("No hay entregas en submitted/.")
+        return 0
+    failed = [o for o in outcomes if not o.ok]
+    print(f"Calificadas {len(outcomes) - len(failed)} de {len(outcomes)} entregas.")
+    return 1 if failed else 0
+
+
+def cmd_retroalimentacion(args) -> int:
+    count = course.feedback(args.curso, args.lab, args.alumno)
+    print(f"Retroalimentación generada en feedback/ para {count} entregas.")
+    return 0
+
+
+def _print_and_export(course_dir: Path, csv_path: Path) -> None:
+    rows = course.export_grades(course_dir, csv_path)
+    print(course.grade_table(rows) if rows else "Aún no hay notas en el libro de calificaciones.")
+    print(f"\nNotas guardadas en {csv_path}")
+
+
+def cmd_notas(args) -> int:
+    _print_and_export(args.curso, Path(args.csv or args.curso / "notas.csv"))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    root = args.curso
+    print("== 1/5 Datos ==")
+    for name, state in data.provision().items():
+        print(f"{name}: {state}")
+    print("== 2/5 Publicar los laboratorios ==")
+    print("Publicado en release/: " + ", ".join(course.publish(root)))
+    print("== 3/5 Entregas de ejemplo ==")
+    for student, lab in course.make_demo_submissions(root):
+        print(f"  submitted/{student}/{lab}")
+    print("== 4/5 Calificación automática ==")
+    course.grade(root)
+    print("== 5/5 Retroalimentación y notas ==")
+    print(f"Retroalimentación en feedback/ para {course.feedback(root)} entregas.\n")
+    _print_and_export(root, Path(args.csv or root / "notas.csv"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="curso",
+        description="Herramientas del curso de PyTorch: publicar, calificar y exportar notas con nbgrader.",
+    )
+    parser.add_argument("--curso", help="carpeta del curso (por defecto, la que contiene nbgrader_config.py)")
+    sub = parser.add_subparsers(dest="orden", required=True, metavar="ORDEN")
+
+    def add(name, func, help_text, lab=False, alumno=False, csv=False):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if lab:
+            p.add_argument("lab", nargs="?", help="un laboratorio concreto (por defecto, todos)")
+        if alumno:
+            p.add_argument("--alumno", help="solo las entregas de este alumno")
+        if csv:
+            p.add_argument("--csv", help="ruta del CSV de notas (por defecto, notas.csv en el curso)")
+        p.set_defaults(func=func, lab=None, alumno=None, csv=None)
+
+    add("datos", cmd_datos, "descarga o copia MNIST y CIFAR-10 a la caché y los verifica")
+    add("publicar", cmd_publicar, "genera la versión del alumno de source/ en release/", lab=True)
+    add("comprobar", cmd_comprobar, "comprueba que release/ coincide con lo que genera source/")
+    add("calificar", cmd_calificar, "califica automáticamente las entregas de submitted/", lab=True, alumno=True)
+    add("retroalimentacion", cmd_retroalimentacion, "genera la retroalimentación HTML en feedback/", lab=True, alumno=True)
+    add("notas", cmd_notas, "muestra la tabla de notas y la exporta a CSV", csv=True)
+    add("demo", cmd_demo, "todo el ciclo: datos, publicar, entregas de ejemplo, calificar, retroalimentación y notas", csv=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.curso = _course_dir(args.curso)
+        return args.func(args)
+    except (course.CourseError, data.DatasetUnavailableError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrumpido.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
