@@ -1,0 +1,59 @@
+"""Entorno común de las pruebas: datos sin conexión, sustituto de CIFAR-10 y cursos temporales."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+
+def pytest_configure(config):
+    # Espejo local de MNIST (CI lo define; en una copia de desarrollo, ../shared/datasets).
+    if not os.environ.get("CURSO_DATA_MIRROR") and SHARED_DATASETS.is_dir():
+        os.environ["CURSO_DATA_MIRROR"] = str(SHARED_DATASETS)
+
+
+@pytest.fixture(scope="session")
+def mnist_mirror() -> Path:
+    for entry in os.environ.get("CURSO_DATA_MIRROR", "").split(os.pathsep):
+        if entry and (Path(entry) / "MNIST" / "raw").is_dir():
+            return Path(entry)
+    pytest.fail("Falta el espejo de MNIST: define CURSO_DATA_MIRROR (en CI, ../shared/datasets).")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_data(tmp_path_factory, mnist_mirror):
+    """Caché de datos temporal + espejo con MNIST real y el sustituto de CIFAR-10.
+
+    Las variables de entorno quedan puestas para toda la sesión: los núcleos que lanza
+    nbgrader las heredan, igual que en un curso real con espejo local.
+    """
+    from tests import cifar_standin
+
+    base = tmp_path_factory.mktemp("datos")
+    standin = cifar_standin.build(base / "espejo_sustituto", mnist_root=base / "cache_mnist")
+    saved = {k: os.environ.get(k) for k in ("CURSO_DATA_DIR", "CURSO_DATA_MIRROR")}
+    os.environ["CURSO_DATA_DIR"] = str(base / "cache")
+    os.environ["CURSO_DATA_MIRROR"] = os.pathsep.join([str(mnist_mirror), str(standin)])
+    yield {"cache": base / "cache", "mirror": mnist_mirror, "standin": standin}
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def course_copy(tmp_path) -> Path:
+    """Una copia del curso (config, source/, release/) en una carpeta temporal."""
+    root = tmp_path / "curso"
+    root.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "source", root / "source")
+    shutil.copytree(REPO / "release", root / "release")
+    return root

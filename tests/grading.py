@@ -1,0 +1,81 @@
+"""Arnés común de las pruebas de laboratorios: entregas con errores típicos y sus notas.
+
+Cada laboratorio declara sus variantes como ``{alumno: {grade_id: cambio}}``, donde ``cambio``
+es el código completo de la celda de respuesta (``str``) o una lista de sustituciones
+``(antes, después)`` sobre la solución de referencia; cada sustitución debe aplicarse (si el
+texto no está, la prueba falla en lugar de pasar sin haber inyectado el error).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from curso_pytorch import course
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _apply(source: str, change) -> str:
+    if isinstance(change, str):
+        return change
+    for before, after in change:
+        assert before in source, f"la sustitución no encuentra {before!r} en la solución"
+        source = source.replace(before, after)
+    return source
+
+
+def variant_notebook(course_dir: Path, lab: str, changes: dict) -> dict[str, nbformat.NotebookNode]:
+    """La solución de referencia de ``lab`` con las celdas de respuesta de ``changes`` modificadas."""
+    notebooks = {}
+    for path in sorted((course_dir / "release" / lab).glob("*.ipynb")):
+        nb = course.reference_notebook(course_dir, lab, path.name)
+        pending = dict(changes)
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in pending:
+                cell.source = _apply(cell.source, pending.pop(grade_id))
+        assert not pending, f"no existen estas celdas de respuesta: {sorted(pending)}"
+        notebooks[path.name] = nb
+    return notebooks
+
+
+def grade_variants(root: Path, lab: str, variants: dict[str, dict]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Publica ``lab`` en un curso temporal, entrega la referencia, la copia en blanco y cada
+    variante, califica todo en un solo lote y devuelve los puntos por celda de cada alumno."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "source" / lab, root / "source" / lab)
+    course.publish(root, lab)
+    release = {p.name: nbformat.read(p, as_version=4) for p in sorted((root / "release" / lab).glob("*.ipynb"))}
+    course.submit(root, lab, "referencia", variant_notebook(root, lab, {}))
+    course.submit(root, lab, "en_blanco", release)
+    for student, changes in variants.items():
+        course.submit(root, lab, student, variant_notebook(root, lab, changes))
+    outcomes = course.grade(root, lab, report=lambda line: None)
+    failed = [o for o in outcomes if not o.ok]
+    assert not failed, f"el calificador falló: {failed}"
+    return {student: course.cell_scores(root, lab, student) for student, _ in course.submissions(root, lab)}
+
+
+def assert_full_marks(scores: dict[str, tuple[float, float]]) -> None:
+    lost = {cell: s for cell, s in scores.items() if s[0] != s[1]}
+    assert not lost, f"la referencia pierde puntos en: {lost}"
+
+
+def assert_zero(scores: dict[str, tuple[float, float]]) -> None:
+    earned = {cell: s for cell, s in scores.items() if s[0] != 0}
+    assert not earned, f"la copia en blanco gana puntos en: {earned}"
+
+
+def assert_loses_exactly(scores: dict[str, tuple[float, float]], cells: set[str]) -> None:
+    """Las celdas de ``cells`` puntúan 0 y todas las demás, el máximo."""
+    unknown = cells - set(scores)
+    assert not unknown, f"celdas inexistentes: {unknown}"
+    wrong = {
+        cell: s for cell, s in scores.items()
+        if (cell in cells and s[0] != 0) or (cell not in cells and s[0] != s[1])
+    }
+    assert not wrong, f"se esperaba perder exactamente {sorted(cells)}; puntos obtenidos: {wrong}"
