@@ -31,7 +31,17 @@ class CourseError(RuntimeError):
     """Un paso del flujo de nbgrader falló; el mensaje (en español) dice cuál y por qué."""
 
 
+def _quiet_gradebook_warnings() -> None:
+    # nbgrader 0.9 con SQLAlchemy 2 avisa de relaciones «not in session»: son inofensivas.
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", category=SAWarning)
+
+
 def _api(course_dir: Path):
+    _quiet_gradebook_warnings()
     # nbgrader llama a «alembic» por el PATH: que encuentre el del entorno en uso.
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):

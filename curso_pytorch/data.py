@@ -149,11 +149,18 @@ def _provide(relative: str, official_md5: str, cache: Path) -> Path:
     return target
 
 
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    if isinstance(error, (OSError, ConnectionError)) or "urlopen error" in text or "Error downloading" in text:
+        return "no hay conexión a internet o el servidor no responde"
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _offline_message(name: str, cache: Path, reason: BaseException | None) -> str:
-    why = f" (motivo: {reason})" if reason else ""
+    why = f": {_describe(reason)}" if reason else ""
     return (
         f"No se pudo obtener el conjunto de datos {name}{why}. Opciones:\n"
-        f"  1) Conéctate a internet y vuelve a ejecutar la celda: se descargará en {cache}.\n"
+        f"  1) Conéctate a internet y vuelve a intentarlo: se descargará en {cache}.\n"
         f"  2) Copia los archivos oficiales en {cache} (estructura de torchvision).\n"
         f"  3) Define la variable de entorno {MIRROR_ENV} con la carpeta de un espejo local "
         "que tenga esa misma estructura."
@@ -200,6 +207,7 @@ def _read_idx(path: Path) -> np.ndarray:
     return data.reshape(shape)
 
 
+_NOTICES: set[str] = set()
 _RAW_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]] = {}
 
 
@@ -227,7 +235,8 @@ def _load_cifar10_raw(train: bool, cache: Path):
     labels = np.concatenate([np.asarray(b["labels"], dtype=np.int64) for b in batches])
     meta = _unpickle(folder / "batches.meta")
     classes = tuple(meta["label_names"])
-    if meta.get("sustituto"):  # sólo los sustitutos de las pruebas llevan esta clave
+    if meta.get("sustituto") and not _NOTICES:  # sólo los sustitutos de las pruebas la llevan
+        _NOTICES.add("sustituto")
         print(f"Aviso: se usa un sustituto de pruebas ({meta['sustituto']}), no CIFAR-10 real.")
     return torch.from_numpy(data.copy()), torch.from_numpy(labels), classes
 

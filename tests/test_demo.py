@@ -1,0 +1,40 @@
+"""La orden principal (demo) de principio a fin en una copia del curso: publica, entrega la
+referencia y la copia en blanco de cada laboratorio, califica, genera retroalimentación y
+muestra y exporta las notas."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+from curso_pytorch import course
+
+
+def test_demo_end_to_end(course_copy):
+    run = subprocess.run(
+        [sys.executable, "-m", "curso_pytorch", "--curso", str(course_copy), "demo"],
+        capture_output=True, text=True, timeout=1800,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    labs = course.labs(course_copy)
+    out = run.stdout
+    for step in ("1/5 Datos", "2/5 Publicar", "3/5 Entregas", "4/5 Calificación", "5/5 Retroalimentación"):
+        assert step in out
+    assert "Alumno" in out and "Total" in out and "ERROR" not in out
+
+    with open(course_copy / "notas.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["alumno"], r["laboratorio"]) for r in rows} == {
+        (s, lab) for s in ("referencia", "en_blanco") for lab in labs
+    }
+    for r in rows:
+        expected = r["maximo"] if r["alumno"] == "referencia" else "0"
+        assert r["puntos"] == expected, r
+        assert f'{r["puntos"]}/{r["maximo"]}' in out
+
+    for lab in labs:
+        for student in ("referencia", "en_blanco"):
+            html = (course_copy / "feedback" / student / lab / f"{lab}.html").read_text(encoding="utf-8")
+            for line in course.hidden_test_snippets(course_copy, lab):
+                assert line not in html, f"la retroalimentación de {lab} muestra código oculto: {line}"
