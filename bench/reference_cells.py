@@ -1,0 +1,82 @@
+"""Ejecuta cada laboratorio fuente (solución de referencia + pruebas ocultas) sin nbgrader.
+
+Uso: python bench/reference_cells.py [LAB ...]
+
+Sirve para comprobar las pruebas ocultas en una máquina sin Jupyter, p. ej. con GPU: ejecuta
+las celdas de código de ``source/<lab>/<lab>.ipynb`` en orden en un mismo espacio de nombres
+(como un núcleo), con NBGRADER_EXECUTION=autograde, e imprime por celda de pruebas si pasa, sus
+puntos y el tiempo. Termina con código 1 si alguna celda de pruebas falla.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def run_lab(lab: str) -> tuple[float, float, float]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    notebook = json.loads((REPO / "source" / lab / f"{lab}.ipynb").read_text(encoding="utf-8"))
+    namespace: dict = {"__name__": "__main__"}
+    got = top = 0.0
+    start = time.perf_counter()
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        source = "\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+        meta = cell["metadata"].get("nbgrader", {})
+        t0 = time.perf_counter()
+        stderr = io.StringIO()
+        error = None
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
+                exec(compile(source, f"<{lab}:{cell.get('id')}>", "exec"), namespace)
+        except BaseException as exc:  # noqa: BLE001 (queremos informar de todo)
+            error = f"{type(exc).__name__}: {exc}"
+            if not meta.get("grade"):
+                traceback.print_exc()
+        if meta.get("grade"):
+            points = float(meta.get("points", 0))
+            ok = error is None
+            top += points
+            got += points if ok else 0
+            status = "OK   " if ok else "FALLA"
+            print(f"  {status} {meta['grade_id']:<36} {points:>4g} pts {time.perf_counter() - t0:6.1f} s"
+                  + ("" if ok else f"  {error}"))
+        elif error:
+            print(f"  ERROR en una celda de la lección ({cell.get('id')}): {error}")
+    return got, top, time.perf_counter() - start
+
+
+def main() -> int:
+    os.environ.setdefault("NBGRADER_EXECUTION", "autograde")
+    import torch
+
+    from curso_pytorch import course
+
+    labs = sys.argv[1:] or course.labs(REPO)
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    print(f"torch {torch.__version__} · dispositivo: {device}")
+    failed = False
+    for lab in labs:
+        print(f"{lab}:")
+        got, top, seconds = run_lab(lab)
+        failed |= got != top
+        print(f"  total {got:g}/{top:g} puntos en {seconds:.1f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
