@@ -18,6 +18,12 @@ def pytest_configure(config):
         os.environ["CURSO_DATA_MIRROR"] = str(SHARED_DATASETS)
 
 
+def pytest_generate_tests(metafunc):
+    """Parametriza ``bug`` con los errores típicos (``BUGS``) de cada clase de laboratorio."""
+    if "bug" in metafunc.fixturenames and getattr(metafunc.cls, "BUGS", None):
+        metafunc.parametrize("bug", sorted(metafunc.cls.BUGS))
+
+
 @pytest.fixture(scope="session")
 def mnist_mirror() -> Path:
     for entry in os.environ.get("CURSO_DATA_MIRROR", "").split(os.pathsep):

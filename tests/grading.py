@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from curso_pytorch import course
 
@@ -79,3 +80,33 @@ def assert_loses_exactly(scores: dict[str, tuple[float, float]], cells: set[str]
         if (cell in cells and s[0] != 0) or (cell not in cells and s[0] != s[1])
     }
     assert not wrong, f"se esperaba perder exactamente {sorted(cells)}; puntos obtenidos: {wrong}"
+
+
+class LabGradingTests:
+    """Pruebas de calificación de un laboratorio. Cada subclase define:
+
+    - ``LAB``: la carpeta del laboratorio en ``source/``;
+    - ``TOTAL``: los puntos de la nota máxima;
+    - ``BUGS``: ``{alumno: ({grade_id: cambio}, {celdas de pruebas que deben puntuar 0})}``.
+
+    Califica en un solo lote la referencia, la copia en blanco y una entrega por error típico.
+    """
+
+    LAB: str = ""
+    TOTAL: float = 0
+    BUGS: dict = {}
+
+    @pytest.fixture(scope="class")
+    def scores(self, tmp_path_factory):
+        variants = {name: changes for name, (changes, _) in self.BUGS.items()}
+        return grade_variants(tmp_path_factory.mktemp(self.LAB) / "curso", self.LAB, variants)
+
+    def test_reference_gets_full_marks(self, scores):
+        assert_full_marks(scores["referencia"])
+        assert sum(s[1] for s in scores["referencia"].values()) == self.TOTAL
+
+    def test_blank_release_gets_zero(self, scores):
+        assert_zero(scores["en_blanco"])
+
+    def test_typical_bug_loses_only_its_part(self, scores, bug):
+        assert_loses_exactly(scores[bug], self.BUGS[bug][1])

@@ -1,9 +1,7 @@
 """Laboratorio 01: la referencia saca el máximo, la copia en blanco 0 y cada error típico
 pierde exactamente los puntos de su parte."""
 
-import pytest
-
-from tests.grading import assert_full_marks, assert_loses_exactly, assert_zero, grade_variants
+from tests.grading import LabGradingTests
 
 LAB = "01_tensores"
 
@@ -43,21 +41,7 @@ BUGS = {
 }
 
 
-@pytest.fixture(scope="module")
-def scores(tmp_path_factory):
-    variants = {name: changes for name, (changes, _) in BUGS.items()}
-    return grade_variants(tmp_path_factory.mktemp("lab01") / "curso", LAB, variants)
-
-
-def test_reference_gets_full_marks(scores):
-    assert_full_marks(scores["referencia"])
-    assert sum(s[1] for s in scores["referencia"].values()) == 12
-
-
-def test_blank_release_gets_zero(scores):
-    assert_zero(scores["en_blanco"])
-
-
-@pytest.mark.parametrize("bug", sorted(BUGS))
-def test_typical_bug_loses_only_its_part(scores, bug):
-    assert_loses_exactly(scores[bug], BUGS[bug][1])
+class TestLab01Tensores(LabGradingTests):
+    LAB = LAB
+    TOTAL = 12
+    BUGS = BUGS
