@@ -13,6 +13,10 @@ SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 
 
 def pytest_configure(config):
+    # Las pruebas califican en paralelo (pytest-xdist): un hilo por núcleo de calificación
+    # evita que los procesos se estorben. No cambia los resultados: referencia y alumno se
+    # ejecutan siempre en las mismas condiciones.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     # Espejo local de MNIST (CI lo define; en una copia de desarrollo, ../shared/datasets).
     if not os.environ.get("CURSO_DATA_MIRROR") and SHARED_DATASETS.is_dir():
         os.environ["CURSO_DATA_MIRROR"] = str(SHARED_DATASETS)

@@ -11,7 +11,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 REQUIRED = {
     "torch", "torchvision", "torchmetrics", "jupyterlab", "nbgrader", "matplotlib",
-    "scikit-learn", "tensorboard", "tqdm", "torchinfo", "pytest",
+    "scikit-learn", "tensorboard", "tqdm", "torchinfo", "pytest", "pytest-xdist",
 }
 
 
