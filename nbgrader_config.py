@@ -7,6 +7,8 @@ autograded/, feedback/ y gradebook.db (SQLite, ignorado por git).
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 
+from curso_pytorch.feedback import ShortErrors
+
 c = get_config()  # noqa: F821 (nbgrader define get_config al leer este archivo)
 
 c.CourseDirectory.course_id = "curso-pytorch"
@@ -27,5 +29,6 @@ c.ClearSolutions.text_stub = "ESCRIBE AQUÍ TU RESPUESTA"
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(UserWarning|FutureWarning|DeprecationWarning)"
 
-# La retroalimentación no muestra el código de las pruebas ocultas.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# La retroalimentación no muestra el código de las pruebas ocultas: ni en las celdas
+# (ClearHiddenTests) ni en las pilas de llamadas de sus errores (ShortErrors).
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortErrors, CSSHTMLHeaderPreprocessor]

@@ -5,8 +5,11 @@ muestra y exporta las notas."""
 from __future__ import annotations
 
 import csv
+import html
 import subprocess
 import sys
+
+import nbformat
 
 from curso_pytorch import course
 
@@ -34,7 +37,13 @@ def test_demo_end_to_end(course_copy):
         assert f'{r["puntos"]}/{r["maximo"]}' in out
 
     for lab in labs:
+        # Las líneas ocultas que no aparecen en ningún otro lugar del cuaderno del alumno.
+        release = nbformat.read(course_copy / "release" / lab / f"{lab}.ipynb", as_version=4)
+        visible = "\n".join(cell.source for cell in release.cells)
+        secret = [line for line in course.hidden_test_snippets(course_copy, lab) if line not in visible]
+        assert secret
         for student in ("referencia", "en_blanco"):
-            html = (course_copy / "feedback" / student / lab / f"{lab}.html").read_text(encoding="utf-8")
-            for line in course.hidden_test_snippets(course_copy, lab):
-                assert line not in html, f"la retroalimentación de {lab} muestra código oculto: {line}"
+            page = (course_copy / "feedback" / student / lab / f"{lab}.html").read_text(encoding="utf-8")
+            text = html.unescape(page)
+            for line in secret:
+                assert line not in text, f"la retroalimentación de {lab} muestra código oculto: {line}"
