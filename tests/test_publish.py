@@ -71,3 +71,16 @@ def test_notebooks_are_stored_clean(folder):
             assert "nbgrader" not in cell["metadata"] or cell["metadata"]["nbgrader"], (
                 f"{path}: metadatos nbgrader vacíos (generate_assignment los rechaza)"
             )
+
+
+def test_every_notebook_installs_the_course_from_the_configured_repository():
+    """La celda de preparación instala el paquete en Colab desde la dirección de pyproject.toml."""
+    import tomllib
+
+    url = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    expected = f'"curso-pytorch @ git+{url}"'
+    notebooks = sorted(REPO.glob("source/*/*.ipynb")) + sorted(REPO.glob("release/*/*.ipynb"))
+    notebooks += sorted(REPO.glob("notebooks/*.ipynb"))
+    for path in notebooks:
+        setup = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code").source
+        assert 'find_spec("curso_pytorch") is None' in setup and expected in setup, path
