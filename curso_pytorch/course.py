@@ -222,6 +222,28 @@ class GradeOutcome:
     message: str = ""
 
 
+def diagnose_submission(folder: Path, expected: list[str]) -> str | None:
+    """Motivo en español por el que una entrega no se puede calificar entera, o None."""
+    problems = []
+    for name in expected:
+        path = Path(folder) / name
+        if not path.is_file():
+            problems.append(f"falta el cuaderno {name}")
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if not text.strip():
+            problems.append(f"el cuaderno {name} está vacío")
+            continue
+        try:
+            json.loads(text)
+            nbformat.validate(nbformat.reads(text, as_version=4))
+        except json.JSONDecodeError as error:
+            problems.append(f"el cuaderno {name} no es JSON válido (línea {error.lineno}): ¿se editó fuera de Jupyter?")
+        except Exception:  # noqa: BLE001 (cualquier otro defecto de formato)
+            problems.append(f"el cuaderno {name} no tiene el formato de un cuaderno de Jupyter")
+    return "; ".join(problems) or None
+
+
 def grade(course_dir: Path, lab: str | None = None, student: str | None = None, report=print) -> list[GradeOutcome]:
     """Califica (autograde) cada entrega; un fallo en una entrega no detiene las demás."""
     course_dir = Path(course_dir)
@@ -229,9 +251,11 @@ def grade(course_dir: Path, lab: str | None = None, student: str | None = None, 
     outcomes = []
     pending = submissions(course_dir, lab, student)
     for number, (who, which) in enumerate(pending, 1):
+        expected = [p.name for p in _lab_notebooks(course_dir / "release" / which)]
+        problem = diagnose_submission(course_dir / "submitted" / who / which, expected)
         result = api.autograde(which, who, force=True, create=True)
-        ok = bool(result.get("success"))
-        message = "" if ok else _last_error_line(result)
+        ok = bool(result.get("success")) and problem is None
+        message = "" if ok else (problem or _last_error_line(result))
         outcomes.append(GradeOutcome(who, which, ok, message))
         report(f"[{number}/{len(pending)}] {which} · {who}: " + ("calificado" if ok else f"ERROR: {message}"))
     return outcomes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,26 @@ def test_check_detects_a_stale_release(course_copy, capsys):
 def test_grading_with_no_submissions(course_copy, capsys):
     assert cli.main(["--curso", str(course_copy), "calificar"]) == 0
     assert "No hay entregas" in capsys.readouterr().out
+
+
+def test_broken_submissions_are_explained_and_do_not_stop_the_batch(tmp_path, offline_data):
+    """Un cuaderno vacío o con JSON roto se informa en español; los demás se califican."""
+    from curso_pytorch import course
+
+    root = tmp_path / "curso"
+    root.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "source" / "01_tensores", root / "source" / "01_tensores")
+    course.publish(root, "01_tensores")
+    name = "01_tensores.ipynb"
+    reference = course.reference_notebook(root, "01_tensores", name)
+    for student in ("bueno", "roto", "vacio"):
+        course.submit(root, "01_tensores", student, {name: reference})
+    (root / "submitted/roto/01_tensores" / name).write_text('{"cells": [ esto no es json')
+    (root / "submitted/vacio/01_tensores" / name).write_text("")
+    outcomes = {o.student: o for o in course.grade(root, report=lambda line: None)}
+    assert outcomes["bueno"].ok
+    assert "no es JSON válido" in outcomes["roto"].message
+    assert "está vacío" in outcomes["vacio"].message
+    scores = course.cell_scores(root, "01_tensores", "bueno")
+    assert sum(s[0] for s in scores.values()) == 12
