@@ -97,9 +97,10 @@ class LabGradingTests:
     BUGS: dict = {}
 
     @pytest.fixture(scope="class")
-    def scores(self, tmp_path_factory):
-        variants = {name: changes for name, (changes, _) in self.BUGS.items()}
-        return grade_variants(tmp_path_factory.mktemp(self.LAB) / "curso", self.LAB, variants)
+    @classmethod
+    def scores(cls, tmp_path_factory):
+        variants = {name: changes for name, (changes, _) in cls.BUGS.items()}
+        return grade_variants(tmp_path_factory.mktemp(cls.LAB) / "curso", cls.LAB, variants)
 
     def test_reference_gets_full_marks(self, scores):
         assert_full_marks(scores["referencia"])
