@@ -73,32 +73,27 @@ def cmd_retroalimentacion(args) -> int:
     return 0
 
 
-def _print_and_export(course_dir: Path, csv_path: Path) -> None:
-    rows = course.export_grades(course_dir, csv_path)
+def cmd_notas(args) -> int:
+    csv_path = Path(args.csv or args.curso / "notas.csv")
+    rows = course.export_grades(args.curso, csv_path)
     print(course.grade_table(rows) if rows else "Aún no hay notas en el libro de calificaciones.")
     print(f"\nNotas guardadas en {csv_path}")
-
-
-def cmd_notas(args) -> int:
-    _print_and_export(args.curso, Path(args.csv or args.curso / "notas.csv"))
     return 0
 
 
 def cmd_demo(args) -> int:
-    root = args.curso
     print("== 1/5 Datos ==")
-    for name, state in data.provision().items():
-        print(f"{name}: {state}")
+    cmd_datos(args)
     print("== 2/5 Publicar los laboratorios ==")
-    print("Publicado en release/: " + ", ".join(course.publish(root)))
+    cmd_publicar(args)
     print("== 3/5 Entregas de ejemplo ==")
-    for student, lab in course.make_demo_submissions(root):
+    for student, lab in course.make_demo_submissions(args.curso):
         print(f"  submitted/{student}/{lab}")
     print("== 4/5 Calificación automática ==")
-    course.grade(root)
+    course.grade(args.curso)
     print("== 5/5 Retroalimentación y notas ==")
-    print(f"Retroalimentación en feedback/ para {course.feedback(root)} entregas.\n")
-    _print_and_export(root, Path(args.csv or root / "notas.csv"))
+    cmd_retroalimentacion(args)
+    cmd_notas(args)
     return 0
 
 

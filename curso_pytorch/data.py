@@ -207,7 +207,7 @@ def _read_idx(path: Path) -> np.ndarray:
     return data.reshape(shape)
 
 
-_NOTICES: set[str] = set()
+_standin_notice_shown = False
 _RAW_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]] = {}
 
 
@@ -235,8 +235,9 @@ def _load_cifar10_raw(train: bool, cache: Path):
     labels = np.concatenate([np.asarray(b["labels"], dtype=np.int64) for b in batches])
     meta = _unpickle(folder / "batches.meta")
     classes = tuple(meta["label_names"])
-    if meta.get("sustituto") and not _NOTICES:  # sólo los sustitutos de las pruebas la llevan
-        _NOTICES.add("sustituto")
+    global _standin_notice_shown
+    if meta.get("sustituto") and not _standin_notice_shown:  # sólo los sustitutos de pruebas
+        _standin_notice_shown = True
         print(f"Aviso: se usa un sustituto de pruebas ({meta['sustituto']}), no CIFAR-10 real.")
     return torch.from_numpy(data.copy()), torch.from_numpy(labels), classes
 
