@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import dask_scheduler, postgres_url  # noqa: F401 - fixtures de servicios reales
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 
