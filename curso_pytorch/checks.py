@@ -24,11 +24,15 @@ class CheckFailed(AssertionError):
 def check(description: str):
     """Ejecuta una comprobación; cualquier error se convierte en ``CheckFailed`` con ``description``.
 
-    También silencia los avisos (nbgrader pone a 0 una celda que escribe en stderr).
+    También silencia los avisos (nbgrader pone a 0 una celda que escribe en stderr), salvo los de
+    APIs obsoletas cuando ``CURSO_STRICT_WARNINGS`` pide tratarlos como errores (pruebas y CI).
     """
+    from .notebook import apply_strict_warnings
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            apply_strict_warnings()
             yield
     except CheckFailed as error:
         raise CheckFailed(f"{description}: {error}") from None

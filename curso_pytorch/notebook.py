@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -21,8 +23,81 @@ def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
+# --------------------------------------------------------------------------- APIs obsoletas
+
+#: Variable de entorno que activa el control de APIs obsoletas (las pruebas y CI la ponen a 1).
+STRICT_WARNINGS_ENV = "CURSO_STRICT_WARNINGS"
+
+# Módulos a los que se atribuye el aviso: el código de las celdas (``__main__``), el paquete del
+# curso y las bibliotecas de PyTorch. Un aviso de obsolescencia que torch emite con
+# ``stacklevel=2`` se atribuye a quien llamó a la API obsoleta (una celda); uno que emite sobre sí
+# mismo, al módulo de torch que lo lanza.
+STRICT_MODULES = r"(__main__|curso_pytorch|torch|torchvision|torchmetrics)(\.|$)"
+
+# torch y torchvision anuncian algunas obsolescencias con UserWarning.
+DEPRECATION_MESSAGE = r".*(deprecat|will be removed|no longer supported)"
+
+
+class AllowedWarning(NamedTuple):
+    """Aviso que el control de APIs obsoletas deja pasar, con el motivo."""
+
+    category: type[Warning]
+    message: str  # expresión regular, desde el principio del mensaje (sin distinguir mayúsculas)
+    module: str  # expresión regular del módulo al que se atribuye el aviso
+    reason: str
+
+
+# Solo avisos que una biblioteca emite sobre su propio código y que el curso no puede evitar.
+ALLOWED_WARNINGS: tuple[AllowedWarning, ...] = (
+    AllowedWarning(
+        FutureWarning,
+        r"`torch\.jit\.trace(_method)?` is deprecated",
+        r"torch\.jit\._trace$",
+        "SummaryWriter.add_graph (torch.utils.tensorboard) traza el modelo con torch.jit.trace, que el propio "
+        "PyTorch declara obsoleto; es la única forma de guardar el grafo en TensorBoard y el curso no llama a "
+        "torch.jit por su cuenta.",
+    ),
+)
+
+
+def strict_warnings_requested() -> bool:
+    """True si ``CURSO_STRICT_WARNINGS`` pide tratar como errores los avisos de obsolescencia."""
+    return os.environ.get(STRICT_WARNINGS_ENV, "").strip() not in ("", "0")
+
+
+def deprecations_as_errors() -> None:
+    """Convierte en errores los avisos de obsolescencia (DeprecationWarning, FutureWarning y los
+    UserWarning que anuncian una obsolescencia) atribuidos a las celdas, al paquete del curso, a
+    torch, torchvision o torchmetrics; deja pasar solo ``ALLOWED_WARNINGS``.
+
+    Añade filtros al principio de ``warnings.filters``: dentro de ``warnings.catch_warnings()``
+    duran lo que dure el bloque.
+    """
+    for category in (DeprecationWarning, FutureWarning):
+        warnings.filterwarnings("error", category=category, module=STRICT_MODULES)
+    warnings.filterwarnings("error", message=DEPRECATION_MESSAGE, category=UserWarning, module=STRICT_MODULES)
+    for allowed in ALLOWED_WARNINGS:  # los últimos en añadirse son los primeros en consultarse
+        warnings.filterwarnings("ignore", message=allowed.message, category=allowed.category, module=allowed.module)
+
+
+def apply_strict_warnings() -> bool:
+    """Aplica ``deprecations_as_errors()`` si lo pide ``CURSO_STRICT_WARNINGS``; dice si lo hizo."""
+    if strict_warnings_requested():
+        deprecations_as_errors()
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------- preparación
+
+
 def setup(seed: int = 0, verbose: bool = True) -> torch.device:
-    """Fija semillas y elige dispositivo (``cuda`` si hay GPU, si no ``cpu``)."""
+    """Fija semillas y elige dispositivo (``cuda`` si hay GPU, si no ``cpu``).
+
+    Con ``CURSO_STRICT_WARNINGS=1`` (pruebas y CI), el uso de una API obsoleta de torch,
+    torchvision o torchmetrics pasa a ser un error (``deprecations_as_errors``).
+    """
+    apply_strict_warnings()
     seed_everything(seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if verbose:

@@ -19,6 +19,10 @@ def pytest_configure(config):
     # evita que los procesos se estorben. No cambia los resultados: referencia y alumno se
     # ejecutan siempre en las mismas condiciones.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # Los cuadernos que ejecutan las pruebas (lecciones, referencias calificadas por nbgrader)
+    # tratan como errores las APIs obsoletas de torch, torchvision y torchmetrics
+    # (curso_pytorch.notebook.deprecations_as_errors). Los núcleos heredan la variable.
+    os.environ.setdefault("CURSO_STRICT_WARNINGS", "1")
     # Espejo local de MNIST (CI lo define; en una copia de desarrollo, ../shared/datasets).
     if not os.environ.get("CURSO_DATA_MIRROR") and SHARED_DATASETS.is_dir():
         os.environ["CURSO_DATA_MIRROR"] = str(SHARED_DATASETS)

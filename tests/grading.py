@@ -61,6 +61,18 @@ def grade_variants(root: Path, lab: str, variants: dict[str, dict]) -> dict[str,
     return {student: course.cell_scores(root, lab, student) for student, _ in course.submissions(root, lab)}
 
 
+def autograded_errors(root: Path, lab: str, student: str) -> list[str]:
+    """Errores que dejó ``nbgrader autograde`` en los cuadernos calificados de ``student``, también
+    en las celdas que no puntúan (con ``CURSO_STRICT_WARNINGS``, el uso de una API obsoleta)."""
+    errors = []
+    for path in sorted((root / "autograded" / student / lab).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                if out.output_type == "error":
+                    errors.append(f"{path.name} · celda {cell.get('id')}: {out.ename}: {out.evalue[:300]}")
+    return errors
+
+
 def assert_full_marks(scores: dict[str, tuple[float, float]]) -> None:
     lost = {cell: s for cell, s in scores.items() if s[0] != s[1]}
     assert not lost, f"la referencia pierde puntos en: {lost}"
@@ -98,13 +110,24 @@ class LabGradingTests:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def scores(cls, tmp_path_factory):
+    def grading_root(cls, tmp_path_factory):
+        return tmp_path_factory.mktemp(cls.LAB) / "curso"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def scores(cls, grading_root):
         variants = {name: changes for name, (changes, _) in cls.BUGS.items()}
-        return grade_variants(tmp_path_factory.mktemp(cls.LAB) / "curso", cls.LAB, variants)
+        return grade_variants(grading_root, cls.LAB, variants)
 
     def test_reference_gets_full_marks(self, scores):
         assert_full_marks(scores["referencia"])
         assert sum(s[1] for s in scores["referencia"].values()) == self.TOTAL
+
+    def test_reference_runs_without_errors(self, scores, grading_root):
+        """Ninguna celda de la referencia falla, tampoco las de la lección (en las pruebas, el uso
+        de una API obsoleta de torch, torchvision o torchmetrics es un error)."""
+        errors = autograded_errors(grading_root, self.LAB, "referencia")
+        assert not errors, "la solución de referencia produce errores:\n" + "\n".join(errors)
 
     def test_blank_release_gets_zero(self, scores):
         assert_zero(scores["en_blanco"])
