@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 REQUIRED = {
     "torch", "torchvision", "torchmetrics", "jupyterlab", "nbgrader", "matplotlib",
     "scikit-learn", "tensorboard", "tqdm", "torchinfo", "pytest", "pytest-xdist",
-    "dask", "psycopg",
+    "dask", "psycopg", "playwright",
 }
 
 

@@ -1,0 +1,1 @@
+"""Herramientas del repositorio (no forman parte del paquete que se instala en Colab)."""
