@@ -4,9 +4,11 @@ La carpeta del curso es la que contiene este archivo: source/, release/, submitt
 autograded/, feedback/ y gradebook.db (SQLite, ignorado por git).
 """
 
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
+                                    IgnorePattern, LimitOutput, SaveAutoGrades)
 
+from curso_pytorch.execute import SafeExecute
 from curso_pytorch.feedback import ShortErrors
 
 c = get_config()  # noqa: F821 (nbgrader define get_config al leer este archivo)
@@ -17,6 +19,16 @@ c.CourseDirectory.course_id = "curso-pytorch"
 # Tiempo máximo por celda (s): las pruebas ocultas entrenan de verdad; un bucle
 # infinito del alumno se corta aquí y esa celda puntúa 0.
 c.Execute.timeout = 120
+
+# Cada entrega se ejecuta aislada y con límites (curso_pytorch/execute.py y sandbox.py):
+# sin red, sin ver el curso ni otras entregas, con memoria, CPU, procesos y salida acotados.
+# Es el Execute de nbgrader con esas defensas; el resto de la cadena es la de nbgrader.
+c.Autograde.autograde_preprocessors = [SafeExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.SafeExecute.memory_mb = 4096          # memoria del núcleo
+c.SafeExecute.cpu_seconds = 1800        # tiempo de CPU del núcleo
+c.SafeExecute.processes = 256           # procesos e hilos (con cgroups)
+c.SafeExecute.notebook_seconds = 1800   # tiempo total de un cuaderno
 
 # Lo que ve el alumno en lugar de la solución.
 c.ClearSolutions.code_stub = {

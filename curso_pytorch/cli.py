@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import course, data
+from . import course, data, workers
 
 # argparse escribe sus rótulos en inglés con gettext; los traducimos aquí.
 _SPANISH = {
@@ -58,10 +58,14 @@ def cmd_comprobar(args) -> int:
 
 
 def cmd_calificar(args) -> int:
-    outcomes = course.grade(args.curso, args.lab, args.alumno)
+    outcomes = course.grade(args.curso, args.lab, args.alumno, workers=args.procesos, scheduler=args.planificador)
     if not outcomes:
         print("No hay entregas en submitted/.")
         return 0
+    for outcome in outcomes:
+        lost = [c for c in outcome.result.cells if c.score < c.max_score] if outcome.result else []
+        for cell in lost:
+            print(f"  {outcome.lab} · {outcome.student} · {cell.grade_id}: {cell.score:g}/{cell.max_score:g} — {cell.reason}")
     failed = [o for o in outcomes if not o.ok]
     print(f"Calificadas {len(outcomes) - len(failed)} de {len(outcomes)} entregas.")
     return 1 if failed else 0
@@ -90,7 +94,7 @@ def cmd_demo(args) -> int:
     for student, lab in course.make_demo_submissions(args.curso):
         print(f"  submitted/{student}/{lab}")
     print("== 4/5 Calificación automática ==")
-    course.grade(args.curso)
+    course.grade(args.curso, workers=args.procesos)
     print("== 5/5 Retroalimentación y notas ==")
     cmd_retroalimentacion(args)
     cmd_notas(args)
@@ -105,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--curso", help="carpeta del curso (por defecto, la que contiene nbgrader_config.py)")
     sub = parser.add_subparsers(dest="orden", required=True, metavar="ORDEN")
 
-    def add(name, func, help_text, lab=False, alumno=False, csv=False):
+    def add(name, func, help_text, lab=False, alumno=False, csv=False, parallel=False):
         p = sub.add_parser(name, help=help_text, description=help_text)
         if lab:
             p.add_argument("lab", nargs="?", help="un laboratorio concreto (por defecto, todos)")
@@ -113,15 +117,23 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--alumno", help="solo las entregas de este alumno")
         if csv:
             p.add_argument("--csv", help="ruta del CSV de notas (por defecto, notas.csv en el curso)")
-        p.set_defaults(func=func, lab=None, alumno=None, csv=None)
+        if parallel:
+            p.add_argument("--procesos", type=int, default=workers.default_workers(),
+                           help="entregas calificadas a la vez en esta máquina (por defecto, una por núcleo)")
+        if parallel == "cluster":
+            p.add_argument("--planificador", metavar="DIRECCIÓN",
+                           help="califica en un clúster Dask ya en marcha (p. ej. tcp://10.0.0.5:8786)")
+        p.set_defaults(func=func, lab=None, alumno=None, csv=None, procesos=1, planificador=None)
 
     add("datos", cmd_datos, "descarga o copia MNIST y CIFAR-10 a la caché y los verifica")
     add("publicar", cmd_publicar, "genera la versión del alumno de source/ en release/", lab=True)
     add("comprobar", cmd_comprobar, "comprueba que release/ coincide con lo que genera source/")
-    add("calificar", cmd_calificar, "califica automáticamente las entregas de submitted/", lab=True, alumno=True)
+    add("calificar", cmd_calificar, "califica automáticamente las entregas de submitted/", lab=True, alumno=True,
+        parallel="cluster")
     add("retroalimentacion", cmd_retroalimentacion, "genera la retroalimentación HTML en feedback/", lab=True, alumno=True)
     add("notas", cmd_notas, "muestra la tabla de notas y la exporta a CSV", csv=True)
-    add("demo", cmd_demo, "todo el ciclo: datos, publicar, entregas de ejemplo, calificar, retroalimentación y notas", csv=True)
+    add("demo", cmd_demo, "todo el ciclo: datos, publicar, entregas de ejemplo, calificar, retroalimentación y notas",
+        csv=True, parallel=True)
     return parser
 
 

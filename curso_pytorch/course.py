@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,7 +41,7 @@ def _quiet_gradebook_warnings() -> None:
     warnings.filterwarnings("ignore", category=SAWarning)
 
 
-def _api(course_dir: Path):
+def _api(course_dir: Path, db_url: str | None = None, data_dir: str | None = None, cpus: float = 0.0):
     _quiet_gradebook_warnings()
     # nbgrader llama a «alembic» por el PATH: que encuentre el del entorno en uso.
     bin_dir = str(Path(sys.executable).parent)
@@ -52,7 +53,19 @@ def _api(course_dir: Path):
     course_dir = Path(course_dir).resolve()
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course_dir)).load_config()
     config.CourseDirectory.root = str(course_dir)
+    if db_url:
+        config.CourseDirectory.db_url = db_url
+    if data_dir:
+        config.SafeExecute.data_dir = str(data_dir)
+    if cpus and "cpus" not in config.SafeExecute:
+        config.SafeExecute.cpus = float(cpus)
     return NbGraderAPI(config=config)
+
+
+def db_url(course_dir: Path) -> str:
+    """URL del libro de calificaciones: ``CourseDirectory.db_url`` de la configuración
+    (p. ej. PostgreSQL) o, por defecto, ``gradebook.db`` (SQLite) en la carpeta del curso."""
+    return _api(course_dir).coursedir.db_url
 
 
 def _run(step: str, result: dict) -> dict:
@@ -220,6 +233,7 @@ class GradeOutcome:
     lab: str
     ok: bool
     message: str = ""
+    result: object = None  # workers.Result: puntos y motivo por celda
 
 
 def diagnose_submission(folder: Path, expected: list[str]) -> str | None:
@@ -244,38 +258,104 @@ def diagnose_submission(folder: Path, expected: list[str]) -> str | None:
     return "; ".join(problems) or None
 
 
-def grade(course_dir: Path, lab: str | None = None, student: str | None = None, report=print) -> list[GradeOutcome]:
-    """Califica (autograde) cada entrega; un fallo en una entrega no detiene las demás."""
-    course_dir = Path(course_dir)
-    api = _api(course_dir)
-    outcomes = []
+def prepare_data(course_dir: Path, report=print) -> Path:
+    """Deja los datos en la caché del curso antes de calificar: dentro de la caja solo se leen.
+    Devuelve la carpeta de la caché."""
+    from .data import DATA_DIR_ENV, provision
+
+    root = Path(os.environ.get(DATA_DIR_ENV) or Path(course_dir).resolve() / "data").resolve()
+    for name, status in provision(root=root).items():
+        if status != "listo":
+            report(f"AVISO: {name} no está en la caché ({root}); las pruebas que lo usan fallarán.")
+    return root
+
+
+def grade(
+    course_dir: Path,
+    lab: str | None = None,
+    student: str | None = None,
+    report=print,
+    workers: int = 1,
+    scheduler: str | None = None,
+) -> list[GradeOutcome]:
+    """Califica cada entrega, aislada, en ``workers`` procesos o en el clúster Dask ``scheduler``.
+
+    Un fallo en una entrega no detiene las demás y siempre deja una nota (0 en lo que no se pudo
+    ejecutar) con su motivo. Solo este proceso escribe en el libro de calificaciones.
+    """
+    from . import gradebook, sandbox, workers as pool
+
+    course_dir = Path(course_dir).resolve()
     pending = submissions(course_dir, lab, student)
-    for number, (who, which) in enumerate(pending, 1):
-        expected = [p.name for p in _lab_notebooks(course_dir / "release" / which)]
-        problem = diagnose_submission(course_dir / "submitted" / who / which, expected)
-        result = api.autograde(which, who, force=True, create=True)
-        ok = bool(result.get("success")) and problem is None
-        message = "" if ok else (problem or _last_error_line(result))
-        outcomes.append(GradeOutcome(who, which, ok, message))
-        report(f"[{number}/{len(pending)}] {which} · {who}: " + ("calificado" if ok else f"ERROR: {message}"))
+    if not pending:
+        return []
+    url = db_url(course_dir)
+    known = _known_labs(url)
+    missing = sorted({which for _, which in pending} - known)
+    if missing:
+        raise CourseError(f"Publica antes estos laboratorios («curso publicar»): {', '.join(missing)}.")
+    report(sandbox.describe())
+    data_dir = prepare_data(course_dir, report)
+    templates = {which: pool.lab_template(course_dir, which) for which in sorted({w for _, w in pending})}
+    # Cada caja, como mucho su parte de los núcleos: una entrega hostil no frena a las demás.
+    cpus = max(1.0, pool.default_workers() / max(1, workers)) if not scheduler else 0.0
+    tasks = [pool.make_task(course_dir, which, who, templates[which], data_dir, cpus) for who, which in pending]
+    where = f"el clúster {scheduler}" if scheduler else f"{workers} proceso(s)"
+    report(f"Calificando {len(tasks)} entrega(s) en {where}...")
+    outcomes, start = [], time.perf_counter()
+    for number, result in enumerate(pool.run_all(tasks, workers, scheduler), 1):
+        pool.write_files(course_dir, result)
+        gradebook.record(url, result)
+        outcome = GradeOutcome(result.student, result.lab, result.ok, result.problem, result)
+        outcomes.append(outcome)
+        status = f"{result.score:g}/{result.max_score:g} puntos" if result.ok else f"ERROR: {result.problem}"
+        report(f"[{number}/{len(tasks)}] {result.lab} · {result.student}: {status} ({result.seconds:.0f} s)")
+        for note in result.notes:
+            report(f"    {note}")
+    failed = sum(not o.ok for o in outcomes)
+    report(
+        f"Resumen: {len(outcomes) - failed} entrega(s) calificada(s), {failed} con problemas, "
+        f"en {time.perf_counter() - start:.0f} s."
+    )
+    outcomes.sort(key=lambda o: (o.lab, o.student))
     return outcomes
 
 
+def _known_labs(url: str) -> set[str]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url) as gb:
+        return {a.name for a in gb.assignments}
+
+
 def _last_error_line(result: dict) -> str:
+    """La causa más concreta que deja nbgrader en su registro (la última excepción nombrada)."""
     text = (result.get("log") or "") + (result.get("error") or "")
-    errors = [line for line in text.splitlines() if line.startswith("[ERROR]")]
-    return (errors[-1] if errors else text.strip().splitlines()[-1] if text.strip() else "error desconocido")[:300]
+    causes = [ln.strip() for ln in text.splitlines()
+              if re.match(r"\s*[\w.]*(Error|Exception)\b.*: ", ln) and "Please see the" not in ln]
+    errors = [ln for ln in text.splitlines() if ln.startswith("[ERROR]") and "Please see the" not in ln]
+    last = causes or errors or text.strip().splitlines()[-1:] or ["error desconocido"]
+    return "nbgrader no pudo calificar: " + last[-1][:300]
 
 
-def feedback(course_dir: Path, lab: str | None = None, student: str | None = None) -> int:
-    """Genera la retroalimentación HTML de cada entrega calificada. Devuelve cuántas."""
+def feedback(course_dir: Path, lab: str | None = None, student: str | None = None, report=print) -> int:
+    """Genera la retroalimentación HTML de cada entrega calificada. Devuelve cuántas.
+
+    Una entrega sin cuaderno calificado (vacía, rota o con otro nombre) no tiene retroalimentación;
+    su motivo ya lo dio ``grade``. Un fallo en una no detiene a las demás.
+    """
     course_dir = Path(course_dir)
     api = _api(course_dir)
     count = 0
     for who, which in submissions(course_dir, lab, student):
-        if (course_dir / "autograded" / who / which).is_dir():
+        folder = course_dir / "autograded" / who / which
+        if not any(folder.glob("*.ipynb")):
+            continue
+        try:
             _run(f"retroalimentación {which} · {who}", api.generate_feedback(which, who, force=True))
             count += 1
+        except CourseError as error:
+            report(f"AVISO: {str(error).splitlines()[0]}")
     return count
 
 
@@ -296,7 +376,7 @@ def grade_rows(course_dir: Path) -> list[GradeRow]:
 
     course_dir = Path(course_dir)
     rows = []
-    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gb:
+    with Gradebook(db_url(course_dir)) as gb:
         for assignment in sorted(gb.assignments, key=lambda a: a.name):
             for student in sorted(gb.students, key=lambda s: s.id):
                 try:
@@ -353,7 +433,7 @@ def cell_scores(course_dir: Path, lab: str, student: str) -> dict[str, tuple[flo
     from nbgrader.api import Gradebook
 
     scores = {}
-    with Gradebook(f"sqlite:///{Path(course_dir) / 'gradebook.db'}") as gb:
+    with Gradebook(db_url(course_dir)) as gb:
         sub = gb.find_submission(lab, student)
         for nb in sub.notebooks:
             for g in nb.grades:

@@ -1,0 +1,200 @@
+"""Ejecución de un cuaderno entregado durante la calificación (sustituye al ``Execute`` de nbgrader).
+
+Sobre el ``Execute`` de nbgrader añade:
+
+- el núcleo corre en la caja de ``curso_pytorch.sandbox`` (sin red, solo su carpeta, con límites);
+- si el núcleo muere (memoria, ``os._exit``, fallo de segmentación, tiempo de CPU), la entrega
+  no se pierde: las celdas que quedan reciben un error con el motivo en español y puntúan 0;
+- un tiempo total por cuaderno, además del tiempo por celda;
+- la salida de cada celda se recorta (quien imprime megabytes no agota la memoria del corrector);
+- las celdas de pruebas se ejecutan con el entorno restaurado (``curso_pytorch.integrity``);
+- un cuaderno que intenta desactivar esas defensas no puntúa en ninguna celda de pruebas.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Float, Integer, Unicode
+
+from .sandbox import Limits, SandboxKernelManager
+
+GUARD = "__curso_integridad__"
+KERNEL_SETUP = f"import curso_pytorch.integrity as {GUARD}; {GUARD}.snapshot()"
+BEFORE = f"{GUARD}.before_tests(globals())\n"
+AFTER = f"\n{GUARD}.after_tests()"
+
+# Código del alumno que intenta llegar a las defensas o al intérprete por debajo de Python.
+TAMPERING = [
+    (re.compile(r"__curso_integridad__|curso_pytorch\s*\.\s*integrity|curso_pytorch\.execute"), "las defensas de la calificación"),
+    (re.compile(r"\bctypes\b|\bcffi\b"), "memoria del intérprete (ctypes)"),
+    (re.compile(r"\bgc\s*\.\s*get_referr?e(rs|nts)\b"), "objetos internos (gc)"),
+    (re.compile(r"\bsys\s*\.\s*(modules|settrace|setprofile|_getframe)\b|\bsys\.meta_path\b"), "el intérprete (sys)"),
+]
+
+TIMEOUT_MESSAGE = "la celda superó el tiempo máximo y se interrumpió (¿un bucle infinito?)."
+TIMEOUT_ERROR = {
+    "ename": "TiempoAgotado",
+    "evalue": TIMEOUT_MESSAGE,
+    "traceback": [f"\x1b[31mTiempoAgotado\x1b[0m: {TIMEOUT_MESSAGE}"],
+}
+
+
+def error_output(name: str, message: str):
+    return new_output("error", ename=name, evalue=message, traceback=[f"\x1b[31m{name}\x1b[0m: {message}"])
+
+
+def tampering_in(source: str) -> str | None:
+    for pattern, what in TAMPERING:
+        if pattern.search(source):
+            return what
+    return None
+
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+
+
+class SafeExecute(Execute):
+    memory_mb = Integer(Limits.memory_mb, help="Memoria del núcleo (MB).").tag(config=True)
+    cpu_seconds = Integer(Limits.cpu_seconds, help="Tiempo de CPU del núcleo (s).").tag(config=True)
+    processes = Integer(Limits.processes, help="Procesos e hilos en la caja.").tag(config=True)
+    file_mb = Integer(Limits.file_mb, help="Tamaño máximo de un archivo (MB).").tag(config=True)
+    cpus = Float(Limits.cpus, help="Cuota de CPU en núcleos (0: sin cuota).").tag(config=True)
+    notebook_seconds = Integer(1800, help="Tiempo total de un cuaderno (s).").tag(config=True)
+    output_chars = Integer(100_000, help="Caracteres de salida guardados por celda.").tag(config=True)
+    data_dir = Unicode("", help="Caché de datos (solo lectura dentro de la caja).").tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        kwargs["kernel_manager_class"] = SandboxKernelManager
+        super().__init__(*args, **kwargs)
+        self.error_on_timeout = TIMEOUT_ERROR
+        self.extra_arguments = [*self.extra_arguments, f"--IPKernelApp.exec_lines={KERNEL_SETUP}"]
+
+    # ------------------------------------------------------------------ núcleo
+
+    def create_kernel_manager(self):
+        from .data import course_root, data_root
+
+        km = super().create_kernel_manager()
+        km.limits = Limits(self.memory_mb, self.cpu_seconds, self.processes, self.file_mb, self.cpus)
+        # La caché: la que indique quien califica, $CURSO_DATA_DIR o data/ del curso del cuaderno.
+        if self.data_dir:
+            root = Path(self.data_dir)
+        elif os.environ.get("CURSO_DATA_DIR"):
+            root = data_root()
+        else:
+            course = course_root(self._notebook_dir)
+            root = course / "data" if course else data_root()
+        km.course_data_dir = root.resolve() if root.is_dir() else None
+        self._sandbox_km = km
+        return km
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._stopped = None
+        self._deadline = time.monotonic() + self.notebook_seconds
+        self._sandbox_km = None
+        self._notebook_dir = Path((resources or {}).get("metadata", {}).get("path") or ".")
+        self._tampering = None
+        self._output_left = self.output_chars
+        self._timed_out = False
+        for cell in nb.cells:
+            if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+                found = tampering_in(cell.source)
+                if found:
+                    self._tampering = f"el cuaderno intenta modificar {found}; las pruebas no puntúan"
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            if self._sandbox_km is not None:
+                self._sandbox_km.release_sandbox()
+
+    def _death_reason(self) -> str:
+        km = self._sandbox_km
+        code = None
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is not None:
+            for _ in range(20):
+                code = process.poll()
+                if code is not None:
+                    break
+                time.sleep(0.1)
+        from .sandbox import oom_killed
+
+        if km is not None and oom_killed(km.cgroups):
+            return f"el núcleo se quedó sin memoria (límite: {self.memory_mb} MB)"
+        if code is not None:
+            sig = -code if code < 0 else code - 128 if code > 128 else 0
+            if sig == signal.SIGKILL:
+                return f"el núcleo fue detenido (SIGKILL), probablemente por memoria (límite: {self.memory_mb} MB)"
+            if sig == signal.SIGXCPU:
+                return f"el núcleo agotó su tiempo de CPU ({self.cpu_seconds} s)"
+            if sig == signal.SIGSEGV:
+                return "el núcleo falló con un error de segmentación (acceso inválido a memoria)"
+            if sig:
+                return f"el núcleo terminó por la señal {signal.Signals(sig).name}"
+            return f"el núcleo terminó con el código {code} (¿os._exit o exit dentro del código?)"
+        return "el núcleo dejó de responder"
+
+    # ------------------------------------------------------------------ celdas
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        if self._stopped is None and time.monotonic() > self._deadline:
+            self._stopped = f"se agotó el tiempo total del cuaderno ({self.notebook_seconds} s)"
+        if self._stopped is not None:
+            cell.outputs = [error_output("EjecucionDetenida", self._stopped + "; esta celda no se ejecutó.")]
+            cell.execution_count = None
+            return cell, resources
+        test_cell = _is_test_cell(cell)
+        if test_cell and self._tampering:
+            cell.outputs = [error_output("Manipulacion", self._tampering + ".")]
+            return cell, resources
+        original = cell.source
+        if test_cell:
+            cell.source = BEFORE + original + AFTER
+        self._output_left = self.output_chars
+        self._timed_out = False
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._stopped = self._death_reason()
+            cell.outputs.append(error_output("NucleoDetenido", self._stopped + "."))
+        except CellTimeoutError:
+            # Ni siquiera la interrupción lo detuvo (p. ej. captura KeyboardInterrupt).
+            self._stopped = "la celda agotó su tiempo y el núcleo no respondió a la interrupción"
+            cell.outputs.append(error_output("TiempoAgotado", self._stopped + "."))
+        finally:
+            cell.source = original
+        if self._timed_out:
+            # La interrupción aparece como KeyboardInterrupt: el motivo real es el tiempo.
+            cell.outputs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
+            if not any(o.get("ename") == TIMEOUT_ERROR["ename"] for o in cell.outputs):
+                cell.outputs.append(new_output("error", **TIMEOUT_ERROR))
+        return cell, resources
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self._timed_out = True
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values())
+        if msg.get("msg_type") == "error":
+            size = 0  # el error siempre se guarda: decide la nota de la celda
+        if size > self._output_left:
+            if self._output_left >= 0:
+                outs.append(new_output("stream", name="stdout", text=f"\n[salida recortada: más de {self.output_chars} caracteres]\n"))
+                self._output_left = -1
+            return None
+        self._output_left -= size
+        return super().output(outs, msg, display_id, cell_index)

@@ -1,0 +1,284 @@
+"""Aislamiento de la corrección: el núcleo de cada entrega corre en una caja con límites.
+
+En Linux con bubblewrap (paquete ``bubblewrap`` de Debian) el núcleo de Jupyter que ejecuta el
+cuaderno del alumno:
+
+- no tiene red (``--unshare-net``; nbgrader le habla por sockets IPC en una carpeta propia);
+- solo ve, de solo lectura, el sistema, Python, el entorno virtual, el paquete del curso y la
+  caché de datos; puede escribir únicamente en su carpeta de trabajo y en un ``/tmp`` privado.
+  La carpeta del curso (``source/``, el libro de calificaciones, otras entregas) no existe dentro;
+- dentro es el usuario ``nobody``, sin capacidades;
+- tiene límites de memoria, tiempo de CPU, procesos, tamaño de archivo y (con cgroups) CPU.
+
+Donde no hay bubblewrap (macOS, Windows, Linux sin el paquete) quedan solo los límites de
+recursos (``resource.setrlimit``) y se avisa de ello: el código del alumno corre sin aislar.
+
+El lanzador (``python -m curso_pytorch.sandbox LÍMITES -- ORDEN``) aplica los límites, entra en los
+cgroups y ejecuta la orden; lo usa ``SandboxKernelManager``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+NOBODY = 65534
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+ADDRESS_SPACE_EXTRA_MB = 4096
+
+
+@dataclass
+class Limits:
+    """Límites de una entrega. Los valores por defecto caben de sobra para un laboratorio."""
+
+    memory_mb: int = 4096  # memoria del núcleo (y sus hijos con cgroups)
+    cpu_seconds: int = 1800  # tiempo de CPU acumulado del núcleo
+    processes: int = 256  # procesos e hilos dentro de la caja (cgroup pids)
+    file_mb: int = 256  # tamaño máximo de un archivo escrito
+    cpus: float = 0.0  # cuota de CPU (núcleos); 0 = sin cuota
+
+
+# --------------------------------------------------------------------------- disponibilidad
+
+
+@lru_cache(maxsize=1)
+def bubblewrap_problem() -> str | None:
+    """None si bubblewrap aísla en esta máquina; si no, el motivo en español."""
+    if not sys.platform.startswith("linux"):
+        return f"bubblewrap solo existe en Linux (esta máquina: {sys.platform})"
+    if shutil.which("bwrap") is None:
+        return "no está instalado bubblewrap (instale el paquete «bubblewrap» de su distribución)"
+    probe = subprocess.run(
+        ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        return f"bubblewrap no puede crear la caja aquí ({probe.stderr.strip()[:200]})"
+    return None
+
+
+def describe() -> str:
+    """Una línea para el profesor: qué aislamiento tendrá la calificación en esta máquina."""
+    problem = bubblewrap_problem()
+    if problem is None:
+        cgroups = "con cgroups" if _is_root() and _cgroup_dirs("x") else "sin cgroups (límites por proceso)"
+        return f"Aislamiento: bubblewrap (sin red, solo su carpeta), {cgroups}."
+    return f"AVISO: calificación SIN aislamiento, solo con límites de recursos: {problem}."
+
+
+# --------------------------------------------------------------------------- cgroups
+
+
+def _cgroup_dirs(name: str) -> dict[str, Path]:
+    """Carpetas de cgroup (v1: pids, memory, cpu) donde se puede crear ``name``."""
+    found = {}
+    for controller in ("pids", "memory", "cpu"):
+        base = CGROUP_ROOT / controller
+        if base.is_dir() and os.access(base, os.W_OK) and (base / "cgroup.procs").exists():
+            found[controller] = base / f"curso-{name}"
+    return found
+
+
+def _write(path: Path, value) -> None:
+    try:
+        path.write_text(str(value))
+    except OSError:
+        pass
+
+
+def make_cgroups(limits: Limits) -> list[str]:
+    """Crea los cgroups de una caja con sus límites; devuelve las carpetas creadas."""
+    made = []
+    for controller, folder in _cgroup_dirs(uuid.uuid4().hex[:12]).items():
+        try:
+            folder.mkdir()
+        except OSError:
+            continue
+        made.append(str(folder))
+        if controller == "pids":
+            _write(folder / "pids.max", limits.processes)
+        elif controller == "memory":
+            _write(folder / "memory.limit_in_bytes", limits.memory_mb * 2**20)
+        elif controller == "cpu" and limits.cpus > 0:
+            _write(folder / "cpu.cfs_period_us", 100_000)
+            _write(folder / "cpu.cfs_quota_us", int(limits.cpus * 100_000))
+    return made
+
+
+def oom_killed(cgroups: list[str]) -> bool:
+    """¿El cgroup de memoria llegó a su límite?"""
+    for folder in cgroups:
+        failcnt = Path(folder) / "memory.failcnt"
+        if failcnt.is_file() and failcnt.read_text().strip() not in ("", "0"):
+            return True
+    return False
+
+
+def remove_cgroups(cgroups: list[str]) -> None:
+    """Mata lo que quede dentro de la caja y borra sus cgroups."""
+    import signal
+    import time
+
+    for folder in cgroups:
+        procs = Path(folder) / "cgroup.procs"
+        for _ in range(50):
+            try:
+                pids = [int(p) for p in procs.read_text().split()]
+            except OSError:
+                break
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------- la caja
+
+
+def _readonly_paths() -> list[str]:
+    """Lo que el núcleo necesita leer: sistema, Python, entorno virtual y paquete del curso."""
+    import curso_pytorch
+
+    paths = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/sys"]
+    paths += [sys.base_prefix, sys.prefix, str(Path(curso_pytorch.__file__).resolve().parent)]
+    # El python del entorno virtual puede ser un enlace a otra instalación.
+    paths.append(str(Path(sys.executable).resolve().parents[1]))
+    return paths
+
+
+def bubblewrap_args(workdir: Path, runtime_dir: Path, data_dir: Path | None) -> list[str]:
+    args = ["bwrap", "--die-with-parent", "--unshare-all", "--proc", "/proc", "--dev", "/dev"]
+    seen = set()
+    for path in _readonly_paths():
+        if path not in seen and Path(path).exists():
+            seen.add(path)
+            args += ["--ro-bind", path, path]
+    for device in sorted(Path("/dev").glob("nvidia*")):  # la GPU, si la hay
+        args += ["--dev-bind", str(device), str(device)]
+    args += ["--tmpfs", "/tmp"]
+    if data_dir is not None and data_dir.is_dir():
+        args += ["--ro-bind", str(data_dir), str(data_dir), "--setenv", "CURSO_DATA_DIR", str(data_dir)]
+    args += ["--bind", str(runtime_dir), str(runtime_dir), "--bind", str(workdir), str(workdir)]
+    home = "/tmp/casa"
+    args += ["--dir", home, "--setenv", "HOME", home, "--setenv", "MPLCONFIGDIR", f"{home}/.matplotlib"]
+    args += ["--setenv", "IPYTHONDIR", f"{home}/.ipython", "--setenv", "TMPDIR", "/tmp"]
+    # Con --unshare-pid el núcleo no ve a su padre: sin esta variable no se cierra solo.
+    args += ["--unsetenv", "JPY_PARENT_PID", "--unsetenv", "CURSO_DATA_MIRROR"]
+    # Dentro, el alumno es «nobody» y no ve las contraseñas del sistema.
+    args += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL"]
+    for secret in ("/etc/shadow", "/etc/gshadow"):
+        if Path(secret).exists():
+            args += ["--ro-bind", "/dev/null", secret]
+    args += ["--chdir", str(workdir)]
+    return args
+
+
+def launcher_command(spec: dict, command: list[str]) -> list[str]:
+    return [sys.executable, "-m", "curso_pytorch.sandbox", json.dumps(spec), "--", *command]
+
+
+def _is_root() -> bool:
+    return getattr(os, "geteuid", lambda: -1)() == 0
+
+
+def _apply_limits(spec: dict) -> None:
+    """En el lanzador, antes de ``exec``: cgroups y límites por proceso."""
+    try:
+        import resource
+    except ImportError:  # Windows: sin límites por proceso
+        return
+
+    for folder in spec.get("cgroups", []):
+        _write(Path(folder) / "cgroup.procs", os.getpid())
+    limits = Limits(**spec["limits"])
+    mb = 2**20
+    if spec.get("address_space_limit"):
+        # El espacio de direcciones incluye las bibliotecas de torch (unos 4 GB con CUDA).
+        address_space = (limits.memory_mb + ADDRESS_SPACE_EXTRA_MB) * mb
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if not _is_root() and not spec.get("cgroups"):
+        # Sin cgroup de procesos: límite por usuario (root no lo respeta).
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 3 or argv[1] != "--":
+        raise SystemExit("uso: python -m curso_pytorch.sandbox LÍMITES -- ORDEN...")
+    _apply_limits(json.loads(argv[0]))
+    # Lo que el núcleo escribe en su propia consola no es parte del cuaderno: fuera.
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    if sys.platform == "win32":
+        raise SystemExit(subprocess.call(argv[2:]))
+    os.execvp(argv[2], argv[2:])
+
+
+# --------------------------------------------------------------------------- núcleo en la caja
+
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """Un núcleo de Jupyter dentro de la caja (o solo con límites donde no hay bubblewrap).
+
+    Quien lo crea fija ``limits`` y ``course_data_dir``; ``cgroups`` queda con lo creado para poder
+    diagnosticar (memoria) y limpiar al terminar (``release_sandbox``).
+    """
+
+    limits = Limits()
+    course_data_dir: Path | None = None
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.cgroups: list[str] = []
+        self.isolated = bubblewrap_problem() is None
+        self._runtime = Path(__import__("tempfile").mkdtemp(prefix="curso-nucleo-"))
+        if self.isolated:
+            # Sin red: nbgrader y el núcleo se hablan por sockets IPC en una carpeta propia.
+            self.transport = "ipc"
+            self.connection_file = str(self._runtime / "kernel.json")
+            self.ip = str(self._runtime / "kernel-ipc")
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        command = super().format_kernel_cmd(extra_arguments)
+        workdir = Path(self._launch_args.get("cwd") or os.getcwd()).resolve()
+        spec = {"limits": asdict(self.limits), "cgroups": []}
+        # RLIMIT_AS rompe CUDA (reserva mucho espacio de direcciones): solo sin GPU.
+        spec["address_space_limit"] = not any(Path("/dev").glob("nvidia[0-9]*"))
+        if _is_root():
+            self.cgroups = make_cgroups(self.limits)
+            spec["cgroups"] = self.cgroups
+        if self.isolated:
+            # Las señales de fuera no llegan al núcleo en su espacio de PID: se interrumpe
+            # con un mensaje y es el propio núcleo quien se manda SIGINT.
+            self.kernel_spec.interrupt_mode = "message"
+            command = bubblewrap_args(workdir, self._runtime, self.course_data_dir) + command
+        return launcher_command(spec, command)
+
+    def release_sandbox(self) -> None:
+        remove_cgroups(self.cgroups)
+        shutil.rmtree(self._runtime, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
