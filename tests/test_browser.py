@@ -119,10 +119,20 @@ def jupyter_lab(course_copy, tmp_path):
         log.close()
 
 
-def _browser(playwright):
+@pytest.fixture
+def browser_tools():
+    """Playwright y Chromium, comprobados antes de arrancar nada más."""
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        pytest.fail("Falta Playwright para Python: «pip install playwright» (requirements.txt lo incluye).")
     if not CHROMIUM.is_file():
         pytest.fail(f"Falta Chromium en {CHROMIUM}: instálalo (en Debian, «apt-get install chromium») "
                     "o indica su ruta en CURSO_CHROMIUM.")
+    return sync_playwright, expect
+
+
+def _browser(playwright):
     # launch() usa un perfil nuevo y temporal en cada arranque.
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
 
@@ -154,12 +164,8 @@ def _points() -> dict[str, float]:
     return points
 
 
-def test_jupyterlab_nbgrader_validate_and_formgrader(jupyter_lab, screenshots):
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        pytest.fail("Falta Playwright para Python: «pip install playwright» (requirements.txt lo incluye).")
-
+def test_jupyterlab_nbgrader_validate_and_formgrader(browser_tools, jupyter_lab, screenshots):
+    sync_playwright, expect = browser_tools
     index, solution = _reference_solution()
     url, token = jupyter_lab["url"], jupyter_lab["token"]
     timings = {}
@@ -197,7 +203,6 @@ def test_jupyterlab_nbgrader_validate_and_formgrader(jupyter_lab, screenshots):
             stub_error.first.wait_for(timeout=180_000)
             expect(stub_error.first).to_contain_text("Completa este ejercicio")
             idle.wait_for()
-            expect(cells.nth(0)).to_be_visible()
             setup_cell = panel.locator(".jp-CodeCell").first
             expect(setup_cell.locator(".jp-OutputArea-output")).to_contain_text("dispositivo: cpu")
             lap("ejecutado")
@@ -261,6 +266,7 @@ def test_jupyterlab_nbgrader_validate_and_formgrader(jupyter_lab, screenshots):
             raise
         finally:
             browser.close()
+            shutil.copy(jupyter_lab["log"], screenshots / "jupyter.log")  # registro del servidor
 
     print(f"tiempos (s, acumulados): {timings}")
     assert listed == course.labs(REPO)
