@@ -29,6 +29,9 @@ from pathlib import Path
 import nbformat
 
 
+MAX_RETURNED_BYTES = 20 * 2**20  # archivos del alumno (no cuadernos) que vuelven al curso
+
+
 @dataclass
 class Task:
     lab: str
@@ -150,9 +153,7 @@ def run_task(task: Task) -> Result:
         result.cells = _scores(tmp, task.lab, task.student)
         autograded = tmp / "autograded" / task.student / task.lab
         if autograded.is_dir():
-            for path in sorted(autograded.rglob("*")):
-                if path.is_file():
-                    result.files[str(path.relative_to(autograded))] = path.read_bytes()
+            result.files = _collect(autograded)
             _add_reasons(result, autograded)
         result.problem = problem or ""
         for entry in result.cells:
@@ -165,6 +166,20 @@ def run_task(task: Task) -> Result:
         shutil.rmtree(tmp, ignore_errors=True)
         result.seconds = time.perf_counter() - start
     return result
+
+
+def _collect(folder: Path, budget: int = MAX_RETURNED_BYTES) -> dict[str, bytes]:
+    """Lo que vuelve de la carpeta calificada: los cuadernos primero y, del resto, lo que quepa.
+    Los enlaces simbólicos que haya creado el alumno no se siguen."""
+    paths = sorted((p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()),
+                   key=lambda p: (p.suffix != ".ipynb", str(p)))
+    files = {}
+    for path in paths:
+        size = path.stat().st_size
+        if path.suffix == ".ipynb" or size <= budget:
+            files[str(path.relative_to(folder))] = path.read_bytes()
+            budget -= size
+    return files
 
 
 def _grade_id(cell) -> str | None:

@@ -286,3 +286,22 @@ def test_output_is_capped(batch):
 def test_reasons_are_saved_for_the_instructor(batch):
     saved = json.loads((batch["root"] / "autograded" / "os_exit" / LAB / ".motivos.json").read_text())
     assert any("NucleoDetenido" in c["reason"] for c in saved["celdas"])
+
+
+def test_validation_agrees_with_grading(batch):
+    """Lo que ve el alumno con «Validate» coincide con la calificación: la referencia valida sin
+    fallos (y saca 12/12 en el lote); en la copia en blanco fallan las celdas de pruebas con parte
+    visible, y solo celdas de pruebas (las dos de entrenamiento solo tienen parte oculta)."""
+    from nbgrader.validator import Validator
+    from traitlets.config.loader import PyFileConfigLoader
+
+    root = batch["root"]
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    validator = Validator(config=config)
+    reference = validator.validate(str(root / "submitted" / HONEST[0] / LAB / NB))
+    assert not reference, reference
+    blank = validator.validate(str(root / "release" / LAB / NB))
+    release = nbformat.read(root / "release" / LAB / NB, as_version=4)
+    tests = {c.source.strip() for c in _test_cells(release)}
+    failed = [cell["source"] for cell in blank.get("failed", [])]
+    assert len(failed) == 4 and all(source in tests for source in failed), failed
