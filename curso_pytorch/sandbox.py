@@ -162,6 +162,15 @@ def _readonly_paths() -> list[str]:
     return paths
 
 
+def thread_variables(limits: Limits) -> dict[str, str]:
+    """Con cuota de CPU, tantos hilos de cálculo como núcleos tiene la caja: más hilos que
+    núcleos solo hacen que el planificador los frene."""
+    if limits.cpus <= 0:
+        return {}
+    threads = str(max(1, int(limits.cpus)))
+    return {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+
+
 def bubblewrap_args(workdir: Path, runtime_dir: Path, data_dir: Path | None) -> list[str]:
     args = ["bwrap", "--die-with-parent", "--unshare-all", "--proc", "/proc", "--dev", "/dev"]
     seen = set()
@@ -223,7 +232,9 @@ def _apply_limits(spec: dict) -> None:
 def main(argv: list[str]) -> None:
     if len(argv) < 3 or argv[1] != "--":
         raise SystemExit("uso: python -m curso_pytorch.sandbox LÍMITES -- ORDEN...")
-    _apply_limits(json.loads(argv[0]))
+    spec = json.loads(argv[0])
+    _apply_limits(spec)
+    os.environ.update(spec.get("env", {}))
     # Lo que el núcleo escribe en su propia consola no es parte del cuaderno: fuera.
     quiet = os.open(os.devnull, os.O_WRONLY)
     os.dup2(quiet, 1)
@@ -268,6 +279,7 @@ class SandboxKernelManager(AsyncKernelManager):
         if _is_root():
             self.cgroups = make_cgroups(self.limits)
             spec["cgroups"] = self.cgroups
+        spec["env"] = thread_variables(self.limits)
         if self.isolated:
             # Las señales de fuera no llegan al núcleo en su espacio de PID: se interrumpe
             # con un mensaje y es el propio núcleo quien se manda SIGINT.

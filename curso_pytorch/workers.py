@@ -19,6 +19,7 @@ import tarfile
 import tempfile
 import time
 import pickle
+import queue
 import platform
 import subprocess
 import sys
@@ -295,23 +296,58 @@ def run_all(tasks: list[Task], workers: int = 1, scheduler: str | None = None):
         for task in tasks:
             yield run_task(task)
         return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_run_in_subprocess, task) for task in tasks]
-        for future in as_completed(futures):
-            yield future.result()
+    idle: queue.Queue = queue.Queue()
+    for _ in range(workers):
+        idle.put(_Worker())
 
+    def run(task: Task) -> Result:
+        worker = idle.get()
+        try:
+            return worker.run(task)
+        finally:
+            idle.put(worker)
 
-def _run_in_subprocess(task: Task) -> Result:
-    """``run_task`` en un proceso hijo (``python -m curso_pytorch.workers``): la tarea entra y el
-    resultado sale por tuberías. Si el hijo muere, la entrega queda con su motivo."""
-    child = subprocess.run(
-        [sys.executable, "-m", "curso_pytorch.workers"], input=pickle.dumps(task), capture_output=True
-    )
     try:
-        return pickle.loads(child.stdout)
-    except Exception:  # noqa: BLE001
-        detail = child.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["sin detalles"]
-        return Result(task.lab, task.student, ok=False, problem=f"el proceso corrector terminó mal: {detail[0]}")
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in as_completed([pool.submit(run, task) for task in tasks]):
+                yield future.result()
+    finally:
+        while not idle.empty():
+            idle.get().close()
+
+
+class _Worker:
+    """Un proceso hijo (``python -m curso_pytorch.workers``) que califica tareas una tras otra:
+    importa nbgrader una sola vez. Tareas y resultados viajan en *pickle* por sus tuberías; si el
+    hijo muere, la entrega queda con su motivo y se arranca otro."""
+
+    def __init__(self):
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "curso_pytorch.workers"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+        )
+
+    def run(self, task: Task) -> Result:
+        try:
+            pickle.dump(task, self.process.stdin)
+            self.process.stdin.flush()
+            return pickle.load(self.process.stdout)
+        except Exception:  # noqa: BLE001 (el hijo murió o no respondió)
+            self.log.seek(0)
+            lines = self.log.read().decode(errors="replace").strip().splitlines()
+            self.close()
+            self.__init__()
+            detail = lines[-1] if lines else "sin detalles"
+            return Result(task.lab, task.student, ok=False, problem=f"el proceso corrector terminó mal: {detail}")
+
+    def close(self) -> None:
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
+        except Exception:  # noqa: BLE001
+            self.process.kill()
+        self.log.close()
 
 
 def write_files(course_dir: Path, result: Result) -> None:
@@ -328,12 +364,17 @@ def write_files(course_dir: Path, result: Result) -> None:
 
 
 if __name__ == "__main__":
-    # Proceso hijo de ``_run_in_subprocess``: lo que imprima nbgrader va a stderr.
-    # (Las clases deben ser las del módulo importado, no las de __main__, para el padre.)
+    # Proceso hijo de ``_Worker``: una tarea tras otra hasta que se cierre su entrada. Lo que
+    # imprima nbgrader va a stderr. (Las clases deben ser las del módulo importado, no las de
+    # __main__, para que el padre pueda leer los resultados.)
     from curso_pytorch import workers
 
-    task = pickle.loads(sys.stdin.buffer.read())
-    out = sys.stdout.buffer
+    tasks, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr
-    out.write(pickle.dumps(workers.run_task(task)))
-    out.flush()
+    while True:
+        try:
+            task = pickle.load(tasks)
+        except EOFError:
+            break
+        pickle.dump(workers.run_task(task), out)
+        out.flush()
