@@ -172,7 +172,9 @@ def thread_variables(limits: Limits) -> dict[str, str]:
 
 
 def bubblewrap_args(workdir: Path, runtime_dir: Path, data_dir: Path | None) -> list[str]:
-    args = ["bwrap", "--die-with-parent", "--unshare-all", "--proc", "/proc", "--dev", "/dev"]
+    # El /tmp privado va primero: lo que se monte después encima (un entorno virtual o un curso
+    # que vivan en /tmp) sigue visible.
+    args = ["bwrap", "--die-with-parent", "--unshare-all", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     seen = set()
     for path in _readonly_paths():
         if path not in seen and Path(path).exists():
@@ -180,7 +182,6 @@ def bubblewrap_args(workdir: Path, runtime_dir: Path, data_dir: Path | None) -> 
             args += ["--ro-bind", path, path]
     for device in sorted(Path("/dev").glob("nvidia*")):  # la GPU, si la hay
         args += ["--dev-bind", str(device), str(device)]
-    args += ["--tmpfs", "/tmp"]
     if data_dir is not None and data_dir.is_dir():
         args += ["--ro-bind", str(data_dir), str(data_dir), "--setenv", "CURSO_DATA_DIR", str(data_dir)]
     args += ["--bind", str(runtime_dir), str(runtime_dir), "--bind", str(workdir), str(workdir)]
