@@ -28,6 +28,12 @@ HIDDEN_END = "### END HIDDEN TESTS"
 DEMO_STUDENTS = {"referencia": "reference", "en_blanco": "release"}
 
 
+def is_test_cell(cell) -> bool:
+    """Una celda de pruebas calificada (código con puntos, sin solución del alumno)."""
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
 class CourseError(RuntimeError):
     """Un paso del flujo de nbgrader falló; el mensaje (en español) dice cuál y por qué."""
 

@@ -24,6 +24,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer, Unicode
 
+from .course import is_test_cell
 from .sandbox import Limits, SandboxKernelManager
 
 GUARD = "__curso_integridad__"
@@ -56,11 +57,6 @@ def tampering_in(source: str) -> str | None:
         if pattern.search(source):
             return what
     return None
-
-
-def _is_test_cell(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
 
 
 class SafeExecute(Execute):
@@ -155,7 +151,7 @@ class SafeExecute(Execute):
             cell.outputs = [error_output("EjecucionDetenida", self._stopped + "; esta celda no se ejecutó.")]
             cell.execution_count = None
             return cell, resources
-        test_cell = _is_test_cell(cell)
+        test_cell = is_test_cell(cell)
         if test_cell and self._tampering:
             cell.outputs = [error_output("Manipulacion", self._tampering + ".")]
             return cell, resources

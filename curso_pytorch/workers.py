@@ -187,11 +187,6 @@ def _grade_id(cell) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
-def _is_test(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution")
-
-
 def repair_submission(path: Path, source_path: Path) -> list[str]:
     """Arregla lo que haría fallar a nbgrader en un cuaderno entregado y dice qué hizo.
 
@@ -204,6 +199,8 @@ def repair_submission(path: Path, source_path: Path) -> list[str]:
     - Identificadores de celda repetidos: se renuevan.
     """
     import uuid
+
+    from .course import is_test_cell
 
     nb = nbformat.read(path, as_version=4)
     source = nbformat.read(source_path, as_version=4)
@@ -228,7 +225,7 @@ def repair_submission(path: Path, source_path: Path) -> list[str]:
         grade_id = _grade_id(cell)
         if not grade_id:
             continue
-        if grade_id not in seen and _is_test(cell):
+        if grade_id not in seen and is_test_cell(cell):
             restored = nbformat.from_dict(dict(cell))
             restored.id = uuid.uuid4().hex[:8]
             at = next((i + 1 for i, c in enumerate(kept) if previous and _grade_id(c) == previous), len(kept))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import shutil
 import socket
 import threading
 from pathlib import Path
@@ -88,7 +89,7 @@ def _edit_cells(nb, edit):
 
 
 def _test_cells(nb):
-    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")]
+    return [c for c in nb.cells if course.is_test_cell(c)]
 
 
 def _edited(nb):
@@ -181,8 +182,6 @@ def batch(tmp_path_factory):
     # Límites cortos para que el lote no tarde: la referencia del laboratorio 01 cabe de sobra.
     config += "\nc.Execute.timeout = 15\nc.SafeExecute.notebook_seconds = 120\n"
     (root / "nbgrader_config.py").write_text(config)
-    import shutil
-
     shutil.copytree(REPO / "source" / LAB, root / "source" / LAB)
     course.publish(root, LAB)
     listener = _Listener()
