@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.instalado
 
-.PHONY: demo test entorno publicar comprobar bench limpiar
+.PHONY: demo test entorno paquetes publicar comprobar bench limpiar
 
 entorno: $(STAMP)
 
@@ -20,7 +20,11 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(PY) -m curso_pytorch demo
 
-test: $(STAMP)
+# Programas de Debian que necesitan las pruebas (bubblewrap, hunspell, chromium, postgresql).
+paquetes:
+	bash tools/paquetes_debian.sh
+
+test: $(STAMP) paquetes
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 publicar: $(STAMP)
