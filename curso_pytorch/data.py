@@ -6,7 +6,10 @@ Orden de las fuentes para cada archivo:
 1. la caché (``data/`` en la raíz del curso, o la carpeta de ``CURSO_DATA_DIR``);
 2. un espejo local (``CURSO_DATA_MIRROR``: una o varias carpetas separadas por ``os.pathsep``)
    con la misma estructura que la caché;
-3. la descarga a través de torchvision.
+3. para CIFAR-10, la copia en JPEG de las imágenes reales de un espejo
+   (``cifar10-jpeg/cifar10_jpeg.tar.gz``), decodificada en la caché al formato de
+   ``cifar-10-batches-py`` (``curso_pytorch.cifar_jpeg``);
+4. la descarga a través de torchvision.
 
 Todo archivo se verifica con su md5 antes de usarse; uno corrupto o truncado se informa y
 nunca se usa. Un espejo puede publicar un ``checksums.json`` (ruta relativa -> md5) para
@@ -27,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from curso_pytorch import cifar_jpeg
 
 DATA_DIR_ENV = "CURSO_DATA_DIR"
 MIRROR_ENV = "CURSO_DATA_MIRROR"
@@ -163,7 +168,8 @@ def _offline_message(name: str, cache: Path, reason: BaseException | None) -> st
         f"  1) Conéctate a internet y vuelve a intentarlo: se descargará en {cache}.\n"
         f"  2) Copia los archivos oficiales en {cache} (estructura de torchvision).\n"
         f"  3) Define la variable de entorno {MIRROR_ENV} con la carpeta de un espejo local "
-        "que tenga esa misma estructura."
+        "que tenga esa misma estructura"
+        + (f" (para CIFAR-10 basta con la copia en JPEG {cifar_jpeg.ARCHIVE})." if name == "CIFAR-10" else ".")
     )
 
 
@@ -182,11 +188,32 @@ def _download(name: str, cache: Path) -> None:
         raise DatasetUnavailableError(_offline_message(name, cache, error)) from None
 
 
+def _build_from_jpeg(name: str, folder: str, cache: Path) -> bool:
+    """Para CIFAR-10 sin carpeta en la caché: la decodifica de la copia en JPEG de un espejo.
+
+    Devuelve si la carpeta quedó construida (``False`` si no es CIFAR-10, si la caché ya tiene
+    algo en esa carpeta o si ningún espejo tiene la copia).
+    """
+    if name != "CIFAR-10" or (cache / folder).exists():
+        return False
+    archive = cifar_jpeg.find_archive(mirror_dirs())
+    if archive is None:
+        return False
+    cifar_jpeg.build(archive, cache, md5sum, corrupt_error=CorruptFileError)
+    return True
+
+
 def _ensure(name: str, files: dict[str, str], folder: str, cache: Path) -> None:
     """Deja todos los archivos de ``name`` íntegros en la caché (caché, espejo o descarga)."""
     paths = [_provide(f"{folder}/{filename}", md5, cache) for filename, md5 in files.items()]
     if all(path.exists() for path in paths):
         return
+    if _build_from_jpeg(name, folder, cache):
+        # Verifica lo construido (o lo que construyó otro proceso a la vez) con sus .md5.
+        paths = [_provide(f"{folder}/{filename}", md5, cache) for filename, md5 in files.items()]
+        if all(path.exists() for path in paths):
+            return
+        raise CorruptFileError(f"La carpeta {cache / folder} está incompleta; bórrala y vuelve a intentarlo.")
     _download(name, cache)
     for (filename, md5), path in zip(files.items(), paths):
         if not _verified(path, md5):
@@ -207,7 +234,7 @@ def _read_idx(path: Path) -> np.ndarray:
     return data.reshape(shape)
 
 
-_standin_notice_shown = False
+_jpeg_notice_shown = False
 _RAW_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]] = {}
 
 
@@ -235,10 +262,11 @@ def _load_cifar10_raw(train: bool, cache: Path):
     labels = np.concatenate([np.asarray(b["labels"], dtype=np.int64) for b in batches])
     meta = _unpickle(folder / "batches.meta")
     classes = tuple(meta["label_names"])
-    global _standin_notice_shown
-    if meta.get("sustituto") and not _standin_notice_shown:  # sólo los sustitutos de pruebas
-        _standin_notice_shown = True
-        print(f"Aviso: se usa un sustituto de pruebas ({meta['sustituto']}), no CIFAR-10 real.")
+    global _jpeg_notice_shown
+    if meta.get(cifar_jpeg.NOTE_KEY) and not _jpeg_notice_shown:
+        _jpeg_notice_shown = True
+        print(f"Aviso: {folder} es una copia decodificada de JPEG de las imágenes reales de CIFAR-10, "
+              "no los archivos oficiales.")
     return torch.from_numpy(data.copy()), torch.from_numpy(labels), classes
 
 
@@ -322,6 +350,13 @@ def class_names(name: str, root: str | os.PathLike | None = None) -> tuple[str, 
     key = name.lower().replace("-", "")
     load_dataset(key, "test", subset=10, root=root)
     return _RAW_CACHE[(key, "test", str(data_root(root).resolve()))][2]
+
+
+def is_jpeg_copy(root: str | os.PathLike | None = None) -> bool:
+    """Si el CIFAR-10 de la caché es la copia decodificada de JPEG (no los archivos oficiales)."""
+    class_names("cifar10", root=root)  # lo deja en la caché, verificado
+    meta = _unpickle(data_root(root).resolve() / CIFAR10_FOLDER / "batches.meta")
+    return bool(meta.get(cifar_jpeg.NOTE_KEY))
 
 
 def make_loader(images, labels, batch_size=256, shuffle=False, seed=None, drop_last=False):
