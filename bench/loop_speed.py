@@ -14,10 +14,9 @@ conjuntos de datos de dos maneras y mide imágenes por segundo:
   (``curso_pytorch.data``), lotes de 256 con ``make_loader`` y el ``train_one_epoch`` de la
   solución de referencia del laboratorio 03.
 
-Se mide en MNIST y en imágenes de tamaño CIFAR (3×32×32): CIFAR-10 si la capa de datos lo
-encuentra (caché, espejo o descarga); si no, un sustituto con dígitos reales de MNIST en el
-formato exacto de CIFAR-10, construido en una carpeta temporal (la salida lo dice).
-Necesita MNIST en la caché o en un espejo (CURSO_DATA_MIRROR).
+Se mide en MNIST y en CIFAR-10 (3×32×32), tal como los da la capa de datos (caché, espejo o
+descarga). Sin conexión, un espejo (CURSO_DATA_MIRROR) con la copia en JPEG de CIFAR-10 basta:
+la capa de datos la decodifica en la caché y la salida dice que se midió con esa copia.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ import contextlib
 import io
 import math
 import os
-import pickle
 import statistics
 import sys
 import tempfile
@@ -186,53 +184,20 @@ def mnist_datasets(n_seed: int, n_course: int, workdir: Path):
     return Subset(trainset, index.tolist()), images, labels, "MNIST"
 
 
-class VerifiedCIFAR10(torchvision.datasets.CIFAR10):
-    """``torchvision.datasets.CIFAR10`` sin su comprobación de md5 oficiales.
-
-    Para una carpeta que la capa de datos del curso ya verificó con los md5 de su espejo
-    (el sustituto): el código de lectura y ``__getitem__`` son los de torchvision.
-    """
-
-    train_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.train_list]
-    test_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.test_list]
-    meta = {**torchvision.datasets.CIFAR10.meta, "md5": None}
+CIFAR10_JPEG_NAME = "CIFAR-10 (copia decodificada de JPEG)"
 
 
 def cifar_datasets(n_seed: int, n_course: int, workdir: Path):
-    """Datos 3×32×32 para los dos bucles: (Subset de torchvision, imágenes, etiquetas, nombre)."""
-    root = data.data_root().resolve()
-    try:
-        images, labels = data.load_cifar10("train", subset=n_course, normalize=True, seed=0)
-    except data.CorruptFileError:
-        raise
-    except data.DatasetUnavailableError:
-        from tests import cifar_standin
+    """CIFAR-10 para los dos bucles: (Subset de torchvision, imágenes, etiquetas, nombre).
 
-        print("CIFAR-10 no está disponible: se construye un sustituto con dígitos reales de MNIST "
-              "en el formato de CIFAR-10, en una carpeta temporal.")
-        mirror = cifar_standin.build(workdir / "espejo", mnist_root=root)
-        saved = os.environ.get(data.MIRROR_ENV)
-        os.environ[data.MIRROR_ENV] = os.pathsep.join([*map(str, data.mirror_dirs()), str(mirror)])
-        root = workdir / "cache"  # la caché del usuario no recibe el sustituto
-        try:
-            images, labels = data.load_cifar10("train", subset=n_course, normalize=True, seed=0, root=root)
-        finally:
-            if saved is None:
-                os.environ.pop(data.MIRROR_ENV)
-            else:
-                os.environ[data.MIRROR_ENV] = saved
-    standin = _is_standin(root)
-    dataset_cls = VerifiedCIFAR10 if standin else torchvision.datasets.CIFAR10
-    trainset = dataset_cls(root=str(root), train=True,
-                           transform=_per_image_transform(data.CIFAR10_MEAN, data.CIFAR10_STD))
+    torchvision lee la misma carpeta de la caché del curso (``data.torchvision_cifar10``).
+    """
+    images, labels = data.load_cifar10("train", subset=n_course, normalize=True, seed=0)
+    trainset = data.torchvision_cifar10(
+        train=True, transform=_per_image_transform(data.CIFAR10_MEAN, data.CIFAR10_STD))
     index = data.stratified_indices(torch.tensor(trainset.targets), n_seed, seed=0)
-    name = "sustituto de CIFAR-10 (MNIST 3×32×32)" if standin else "CIFAR-10"
+    name = CIFAR10_JPEG_NAME if data.is_jpeg_copy() else "CIFAR-10"
     return Subset(trainset, index.tolist()), images, labels, name
-
-
-def _is_standin(root: Path) -> bool:
-    with open(root / data.CIFAR10_FOLDER / "batches.meta", "rb") as f:
-        return bool(pickle.load(f, encoding="latin1").get("sustituto"))
 
 
 # --------------------------------------------------------------------------- tabla
@@ -296,9 +261,9 @@ def main(argv=None) -> int:
         print(f"{'':<40} {'razón':<9} {'':>9} {'':>9} {ratio:>10.0f}×")
     print(f"\nSemillas: lotes de {SEED_BATCH}, ToTensor + Normalize por imagen, "
           f"num_workers={SEED_WORKERS}. Curso: tensores en memoria, lotes de {COURSE_BATCH}.")
-    if any(name.startswith("sustituto") for name, _, _ in rows):
-        print("Sin CIFAR-10 real: el sustituto son dígitos reales de MNIST en el formato de CIFAR-10 "
-              "(3×32×32); mide la velocidad con imágenes de ese tamaño, no con CIFAR-10.")
+    if any(name == CIFAR10_JPEG_NAME for name, _, _ in rows):
+        print("Los datos de CIFAR-10 son las imágenes reales de la copia en JPEG del espejo, "
+              "decodificadas en su formato (los píxeles difieren un poco de los oficiales).")
     if not torch.cuda.is_available():
         print("No hay GPU en esta máquina: en una con GPU, el mismo script mide en cuda.")
     return 0

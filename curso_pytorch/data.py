@@ -359,6 +359,21 @@ def is_jpeg_copy(root: str | os.PathLike | None = None) -> bool:
     return bool(meta.get(cifar_jpeg.NOTE_KEY))
 
 
+def torchvision_cifar10(train: bool = True, root: str | os.PathLike | None = None, **options):
+    """El ``torchvision.datasets.CIFAR10`` de la caché del curso (``options``: ``transform``...).
+
+    Para la copia decodificada de JPEG, que la capa de datos ya verificó con sus ``.md5``, es un
+    ``VerifiedCIFAR10`` (torchvision solo acepta los md5 oficiales; ver ``cifar_torchvision``).
+    """
+    import torchvision
+
+    from curso_pytorch.cifar_torchvision import VerifiedCIFAR10
+
+    cache = data_root(root).resolve()
+    dataset_cls = VerifiedCIFAR10 if is_jpeg_copy(cache) else torchvision.datasets.CIFAR10
+    return dataset_cls(root=str(cache), train=train, **options)
+
+
 def make_loader(images, labels, batch_size=256, shuffle=False, seed=None, drop_last=False):
     """Un ``DataLoader`` sobre tensores en memoria (``num_workers=0``, reproducible con ``seed``)."""
     from torch.utils.data import DataLoader, TensorDataset

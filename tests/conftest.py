@@ -1,4 +1,4 @@
-"""Entorno común de las pruebas: datos sin conexión, sustituto de CIFAR-10 y cursos temporales."""
+"""Entorno común de las pruebas: datos sin conexión (MNIST y CIFAR-10 reales) y cursos temporales."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def pytest_configure(config):
     # tratan como errores las APIs obsoletas de torch, torchvision y torchmetrics
     # (curso_pytorch.notebook.deprecations_as_errors). Los núcleos heredan la variable.
     os.environ.setdefault("CURSO_STRICT_WARNINGS", "1")
-    # Espejo local de MNIST (CI lo define; en una copia de desarrollo, ../shared/datasets).
+    # Espejo local de MNIST y de la copia en JPEG de CIFAR-10 (CI lo define; en una copia de
+    # desarrollo, ../shared/datasets).
     if not os.environ.get("CURSO_DATA_MIRROR") and SHARED_DATASETS.is_dir():
         os.environ["CURSO_DATA_MIRROR"] = str(SHARED_DATASETS)
 
@@ -42,21 +43,46 @@ def mnist_mirror() -> Path:
     pytest.fail("Falta el espejo de MNIST: define CURSO_DATA_MIRROR (en CI, ../shared/datasets).")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def offline_data(tmp_path_factory, mnist_mirror):
-    """Caché de datos temporal + espejo con MNIST real y el sustituto de CIFAR-10.
+@pytest.fixture(scope="session")
+def cifar_archive() -> Path:
+    from curso_pytorch import cifar_jpeg, data
 
-    Las variables de entorno quedan puestas para toda la sesión: los núcleos que lanza
-    nbgrader las heredan, igual que en un curso real con espejo local.
+    archive = cifar_jpeg.find_archive(data.mirror_dirs())
+    if archive is None:
+        pytest.fail(f"Falta la copia en JPEG de CIFAR-10 ({cifar_jpeg.ARCHIVE}) en CURSO_DATA_MIRROR "
+                    "(en CI, ../shared/datasets).")
+    return archive
+
+
+def _shared_temp(tmp_path_factory) -> Path:
+    """Carpeta temporal de toda la sesión, común a los procesos de pytest-xdist."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_data(tmp_path_factory, mnist_mirror, cifar_archive):
+    """Caché de datos temporal con MNIST real (del espejo) y CIFAR-10 real (decodificado).
+
+    La capa de datos decodifica la copia en JPEG de CIFAR-10 una sola vez por sesión, en una
+    carpeta común a los procesos de pytest-xdist y con el nombre del md5 del archivo (su cerrojo
+    hace esperar a los demás); cada proceso copia el resultado en su caché. Las variables de
+    entorno quedan puestas para toda la sesión: los núcleos que lanza nbgrader las heredan, igual
+    que en un curso real con espejo local.
     """
-    from tests import cifar_standin
+    from curso_pytorch import cifar_jpeg, data
 
     base = tmp_path_factory.mktemp("datos")
-    standin = cifar_standin.build(base / "espejo_sustituto", mnist_root=base / "cache_mnist")
+    mirrors = list(dict.fromkeys([str(mnist_mirror), str(cifar_archive.parents[1])]))
     saved = {k: os.environ.get(k) for k in ("CURSO_DATA_DIR", "CURSO_DATA_MIRROR")}
+    os.environ["CURSO_DATA_MIRROR"] = os.pathsep.join(mirrors)
+    shared = _shared_temp(tmp_path_factory) / f"cifar10-jpeg-{cifar_jpeg.ARCHIVE_MD5}"
+    status = data.provision(("cifar10",), root=shared)
+    assert status == {"cifar10": "listo"}, status
+    shutil.copytree(shared / data.CIFAR10_FOLDER, base / "cache" / data.CIFAR10_FOLDER)
     os.environ["CURSO_DATA_DIR"] = str(base / "cache")
-    os.environ["CURSO_DATA_MIRROR"] = os.pathsep.join([str(mnist_mirror), str(standin)])
-    yield {"cache": base / "cache", "mirror": mnist_mirror, "standin": standin}
+    yield {"cache": base / "cache", "mirror": mnist_mirror, "cifar_archive": cifar_archive,
+           "cifar_built": shared / data.CIFAR10_FOLDER}
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

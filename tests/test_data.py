@@ -1,18 +1,27 @@
-"""Capa de datos: espejo, caché, md5, archivos truncados, error sin conexión, subconjuntos y el
-formato cifar-10-batches-py (leído a través del sustituto de pruebas)."""
+"""Capa de datos: espejo, caché, md5, archivos truncados, error sin conexión, subconjuntos y
+CIFAR-10 real decodificado de la copia en JPEG al formato cifar-10-batches-py."""
 
 from __future__ import annotations
 
 import gzip
+import io
+import json
+import os
+import pickle
 import shutil
 import socket
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from curso_pytorch import data
+from curso_pytorch import cifar_jpeg, data
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -140,48 +149,187 @@ def test_bad_arguments_are_explained_in_spanish(offline_data):
         data.load_mnist("test", subset=10**6)
 
 
-def test_cifar10_format_through_the_standin(offline_data, tmp_path):
-    """El código real de carga de CIFAR-10 lee el formato cifar-10-batches-py exacto: el mismo
-    resultado que el lector de torchvision sobre los mismos archivos."""
-    import torchvision.datasets.cifar as tv_cifar
+# --------------------------------------------------------------------------- CIFAR-10 real
 
+
+def _pickle_bytes(path: Path) -> dict:
+    """Un pickle leído como los de Python 2 (claves ``bytes``), sin la capa de datos."""
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="bytes")
+
+
+@pytest.fixture
+def jpeg_mirror(offline_data):
+    """Un espejo que solo tiene la copia en JPEG de CIFAR-10."""
+    return str(offline_data["cifar_archive"].parents[1])
+
+
+def test_cifar10_jpeg_copy_has_the_exact_batches_layout(offline_data):
+    folder = offline_data["cache"] / data.CIFAR10_FOLDER
+    expected = {*data.CIFAR10_FILES, *(f"{name}.md5" for name in data.CIFAR10_FILES)}
+    assert {p.name for p in folder.iterdir()} == expected
+    batch_names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    labels_seen = []
+    for i, name in enumerate(batch_names):
+        batch = _pickle_bytes(folder / name)
+        assert set(batch) == {b"batch_label", b"labels", b"data", b"filenames"}
+        assert batch[b"batch_label"] == (f"training batch {i + 1} of 5" if i < 5 else "testing batch 1 of 1").encode()
+        assert isinstance(batch[b"data"], np.ndarray)
+        assert batch[b"data"].dtype == np.uint8 and batch[b"data"].shape == (10_000, 3072)
+        assert isinstance(batch[b"labels"], list) and all(type(v) is int for v in batch[b"labels"])
+        assert len(batch[b"labels"]) == len(batch[b"filenames"]) == 10_000
+        assert all(isinstance(f, bytes) for f in batch[b"filenames"])
+        # Mezclado entre clases, como los lotes oficiales: todas las clases en cada lote, sin orden.
+        counts = np.bincount(batch[b"labels"], minlength=10)
+        assert counts.min() > (700 if i < 5 else 900) and counts.max() < (1300 if i < 5 else 1100)
+        assert sum(a != b for a, b in zip(batch[b"labels"], batch[b"labels"][1:])) > 8000
+        labels_seen.append(batch[b"labels"])
+    meta = _pickle_bytes(folder / "batches.meta")
+    assert set(meta) == {b"label_names", b"num_cases_per_batch", b"num_vis", b"copia_jpeg"}
+    assert meta[b"label_names"] == [name.encode() for name in cifar_jpeg.LABEL_NAMES]
+    assert meta[b"num_cases_per_batch"] == 10_000 and meta[b"num_vis"] == 3072
+    assert "decodificada de JPEG" in meta[b"copia_jpeg"]  # texto unicode de Python 2, con tildes
+    for name in data.CIFAR10_FILES:
+        assert (folder / f"{name}.md5").read_text().strip() == data.md5sum(folder / name)
+
+
+def test_cifar10_pixels_are_the_archive_jpegs_in_channel_row_column_order(offline_data):
+    from PIL import Image
+
+    batch = _pickle_bytes(offline_data["cache"] / data.CIFAR10_FOLDER / "data_batch_2")
+    wanted = {batch[b"filenames"][i].decode(): i for i in (0, 1234, 9999)}
+    with tarfile.open(offline_data["cifar_archive"], "r:gz") as tar:
+        for member, i in wanted.items():
+            image = np.asarray(Image.open(io.BytesIO(tar.extractfile(member).read())).convert("RGB"))
+            assert np.array_equal(batch[b"data"][i].reshape(3, 32, 32), image.transpose(2, 0, 1))
+            assert batch[b"labels"][i] == cifar_jpeg.LABEL_NAMES.index(member.split("/")[1])
+
+
+def test_cifar10_real_classes_split_and_statistics(offline_data):
     x, y = data.load_cifar10("train")
     xt, yt = data.load_cifar10("test")
-    assert x.shape == (10_000, 3, 32, 32) and x.dtype == torch.uint8 and y.dtype == torch.int64
-    assert xt.shape == (2_000, 3, 32, 32)
-    cache = offline_data["cache"]
-    reader = tv_cifar.CIFAR10.__new__(tv_cifar.CIFAR10)
-    # torchvision exige los md5 oficiales; el sustituto tiene los suyos (checksums.json).
-    original = tv_cifar.check_integrity
-    tv_cifar.check_integrity = lambda *a, **k: True
-    try:
-        reader.__init__(str(cache), train=True)
-    finally:
-        tv_cifar.check_integrity = original
-    assert np.array_equal(reader.data.transpose(0, 3, 1, 2), x.numpy())
-    assert reader.targets == y.tolist()
-    names = data.class_names("cifar10")
-    assert names == tuple(reader.classes) and len(names) == 10
-    assert not set(names) & {"airplane", "automobile", "cat"}, "el sustituto no se presenta como CIFAR-10"
+    assert x.shape == (50_000, 3, 32, 32) and x.dtype == torch.uint8 and y.dtype == torch.int64
+    assert xt.shape == (10_000, 3, 32, 32)
+    assert torch.bincount(y).tolist() == [5000] * 10 and torch.bincount(yt).tolist() == [1000] * 10
+    assert data.class_names("cifar10") == (
+        "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    pixels = x.float().div_(255)
+    mean, std = pixels.mean(dim=(0, 2, 3)), pixels.std(dim=(0, 2, 3))
+    torch.testing.assert_close(mean, torch.tensor(data.CIFAR10_MEAN), rtol=0, atol=0.01)
+    torch.testing.assert_close(std, torch.tensor(data.CIFAR10_STD), rtol=0, atol=0.01)
     n, _ = data.load_cifar10("train", normalize=True, subset=2000)
     assert n.dtype == torch.float32 and n.shape == (2000, 3, 32, 32)
+    assert data.is_jpeg_copy()
 
 
-def test_cifar10_standin_corruption_is_detected(offline_data, tmp_path, monkeypatch):
+def test_torchvision_reads_the_built_folder(offline_data):
+    import torchvision
+
+    cache = offline_data["cache"]
+    # El lector oficial de torchvision exige los md5 oficiales, que la copia en JPEG no tiene...
+    with pytest.raises(RuntimeError, match="not found or corrupted"):
+        torchvision.datasets.CIFAR10(root=str(cache), train=False)
+    # ... y el de la capa de datos (el mismo código de lectura) da lo mismo que load_cifar10.
+    for train in (True, False):
+        reader = data.torchvision_cifar10(train=train)
+        x, y = data.load_cifar10("train" if train else "test")
+        assert np.array_equal(reader.data.transpose(0, 3, 1, 2), x.numpy())
+        assert reader.targets == y.tolist()
+        assert tuple(reader.classes) == data.class_names("cifar10")
+    image, label = reader[7]
+    assert image.size == (32, 32) and label == y[7].item()
+
+
+def test_corrupt_built_file_is_detected_by_its_md5(offline_data, tmp_path, monkeypatch, no_network):
+    monkeypatch.setenv("CURSO_DATA_MIRROR", "")
+    cache = tmp_path / "cache"
+    shutil.copytree(offline_data["cache"] / data.CIFAR10_FOLDER, cache / data.CIFAR10_FOLDER)
+    data.load_cifar10("test", root=cache)  # íntegra: se carga
+    data._RAW_CACHE.clear()
+    victim = cache / data.CIFAR10_FOLDER / "data_batch_3"
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # un solo bit de un píxel; el pickle sigue siendo válido
+    victim.write_bytes(bytes(raw))
+    with pytest.raises(data.CorruptFileError, match="corrupto o truncado"):
+        data.load_cifar10("train", root=cache)
+    # Sin su .md5, un archivo de la copia tiene que pasar por el md5 oficial, y no lo pasa.
+    shutil.copyfile(offline_data["cache"] / data.CIFAR10_FOLDER / "data_batch_3", victim)
+    (cache / data.CIFAR10_FOLDER / "test_batch.md5").unlink()
+    with pytest.raises(data.CorruptFileError, match="test_batch"):
+        data.load_cifar10("test", root=cache)
+
+
+@pytest.mark.parametrize("damage", ["truncado", "corrupto"])
+def test_damaged_archive_gives_a_clear_spanish_error(offline_data, tmp_path, monkeypatch, no_network, damage):
     mirror = tmp_path / "espejo"
-    shutil.copytree(offline_data["standin"], mirror)
-    victim = mirror / "cifar-10-batches-py" / "data_batch_3"
-    victim.write_bytes(victim.read_bytes()[:-10])
+    archive = mirror / cifar_jpeg.ARCHIVE
+    archive.parent.mkdir(parents=True)
+    raw = bytearray(offline_data["cifar_archive"].read_bytes())
+    if damage == "truncado":
+        raw = raw[: len(raw) // 3]
+    else:
+        raw[len(raw) // 2] ^= 0xFF
+    archive.write_bytes(bytes(raw))
     monkeypatch.setenv("CURSO_DATA_MIRROR", str(mirror))
-    with pytest.raises(data.CorruptFileError):
-        data.load_cifar10("train", root=tmp_path / "cache")
+    cache = tmp_path / "cache"
+    with pytest.raises(data.CorruptFileError) as info:
+        data.load_cifar10("train", root=cache)
+    message = str(info.value)
+    assert str(archive) in message and "corrupto o truncado" in message and "espejo" in message
+    assert "Traceback" not in "\n".join(info.value._render_traceback_())
+    assert not (cache / data.CIFAR10_FOLDER).exists()
+    assert not [p for p in cache.iterdir() if "parcial" in p.name]
 
 
-def test_cifar10_official_md5_is_required_without_manifest(offline_data, tmp_path, monkeypatch, no_network):
-    """Sin el manifiesto del espejo, los archivos del sustituto no pasan por CIFAR-10 oficial."""
+def test_archive_with_missing_images_is_refused(tmp_path):
+    from PIL import Image
+
+    archive = tmp_path / "incompleto.tar.gz"
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(buffer, format="JPEG")
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("train/cat/0000.jpg", "test/cat/0000.jpg"):
+            info = tarfile.TarInfo(name)
+            info.size = len(buffer.getvalue())
+            tar.addfile(info, io.BytesIO(buffer.getvalue()))
+    with pytest.raises(cifar_jpeg.ArchiveError, match="imágenes por clase"):
+        cifar_jpeg.read_archive(archive)
+
+
+def test_a_mirror_with_the_batches_folder_wins_over_the_jpeg_copy(offline_data, tmp_path, monkeypatch,
+                                                                 jpeg_mirror, no_network):
+    built = offline_data["cache"] / data.CIFAR10_FOLDER
     mirror = tmp_path / "espejo"
-    shutil.copytree(offline_data["standin"], mirror)
+    shutil.copytree(built, mirror / data.CIFAR10_FOLDER, ignore=shutil.ignore_patterns("*.md5"))
+    manifest = {f"{data.CIFAR10_FOLDER}/{name}": data.md5sum(built / name) for name in data.CIFAR10_FILES}
+    (mirror / "checksums.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("CURSO_DATA_MIRROR", os.pathsep.join([str(mirror), jpeg_mirror]))
+    cache = tmp_path / "cache"
+    x, _ = data.load_cifar10("test", root=cache)
+    assert len(x) == 10_000
+    assert not (cache / f".{data.CIFAR10_FOLDER}.cerrojo").exists(), "no debía decodificar los JPEG"
+    # Sin el manifiesto del espejo, sus archivos tienen que tener los md5 oficiales.
     (mirror / "checksums.json").unlink()
-    monkeypatch.setenv("CURSO_DATA_MIRROR", str(mirror))
-    with pytest.raises(data.CorruptFileError):
-        data.load_cifar10("train", root=tmp_path / "cache")
+    data._RAW_CACHE.clear()
+    with pytest.raises(data.CorruptFileError, match="espejo local"):
+        data.load_cifar10("test", root=tmp_path / "otra")
+
+
+def test_two_processes_building_at_once_share_one_build(offline_data, tmp_path, jpeg_mirror):
+    """Dos procesos (dos correctores, dos procesos de pytest-xdist) piden CIFAR-10 a la vez con
+    la misma caché vacía: uno decodifica y el otro espera; ninguno estropea al otro."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "CURSO_DATA_MIRROR": jpeg_mirror, "CURSO_DATA_DIR": str(cache),
+           "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    code = "from curso_pytorch import data; x, y = data.load_cifar10('test'); print(len(y), int(x.sum()))"
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [proc.communicate(timeout=300) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [err for _, err in results]
+    lines = [out.strip().splitlines()[-1] for out, _ in results]
+    assert lines[0] == lines[1] and lines[0].startswith("10000 ")
+    assert sorted(p.name for p in cache.iterdir()) == [f".{data.CIFAR10_FOLDER}.cerrojo", data.CIFAR10_FOLDER]
+    # La construcción es reproducible: los mismos bytes que la de la sesión.
+    for name in data.CIFAR10_FILES:
+        sidecar = f"{data.CIFAR10_FOLDER}/{name}.md5"
+        assert (cache / sidecar).read_text() == (offline_data["cache"] / sidecar).read_text()

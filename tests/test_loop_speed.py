@@ -34,8 +34,8 @@ def test_both_loops_see_the_same_normalised_images(loop_speed, dataset, tmp_path
     torch.testing.assert_close(got_x, expected_x, rtol=0, atol=1e-5)
     assert images.shape[0] == labels.shape[0] == 200
     assert images.shape[1:] == ((1, 28, 28) if dataset == "mnist" else (3, 32, 32))
-    # Sin conexión, las pruebas solo tienen el sustituto de CIFAR-10, y el script lo dice.
-    assert name == ("MNIST" if dataset == "mnist" else "sustituto de CIFAR-10 (MNIST 3×32×32)")
+    # Sin conexión, las pruebas tienen la copia de CIFAR-10 decodificada de JPEG, y el script lo dice.
+    assert name == ("MNIST" if dataset == "mnist" else "CIFAR-10 (copia decodificada de JPEG)")
 
 
 def test_the_loops_train_and_the_script_prints_its_table(loop_speed, capsys):
@@ -50,9 +50,9 @@ def test_the_loops_train_and_the_script_prints_its_table(loop_speed, capsys):
     argv = ["--device", "cpu", "--imagenes-semillas", "40", "--imagenes-curso", "300", "--repeticiones", "1"]
     assert loop_speed.main(argv) == 0
     out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if line.startswith(("MNIST", "sustituto"))]
+    rows = [line for line in out.splitlines() if line.startswith(("MNIST", "CIFAR-10"))]
     # columnas fijas: datos (40), bucle (9), imágenes (9), ...
     assert [(row[41:50].strip(), row[51:60].strip()) for row in rows] == \
         [("semillas", "40"), ("curso", "300")] * 2
     assert out.count("razón") == 2
-    assert "Sin CIFAR-10 real: el sustituto son dígitos reales de MNIST" in out
+    assert "Los datos de CIFAR-10 son las imágenes reales de la copia en JPEG del espejo" in out
