@@ -188,15 +188,11 @@ def _download(name: str, cache: Path) -> None:
         raise DatasetUnavailableError(_offline_message(name, cache, error)) from None
 
 
-def _build_from_jpeg(name: str, folder: str, cache: Path) -> bool:
-    """Para CIFAR-10 sin carpeta en la caché: la decodifica de la copia en JPEG de un espejo.
-
-    Devuelve si la carpeta quedó construida (``False`` si no es CIFAR-10, si la caché ya tiene
-    algo en esa carpeta o si ningún espejo tiene la copia).
-    """
-    if name != "CIFAR-10" or (cache / folder).exists():
-        return False
-    archive = cifar_jpeg.find_archive(mirror_dirs())
+def _build_from_jpeg(name: str, cache: Path) -> bool:
+    """Para CIFAR-10: decodifica en la caché la copia en JPEG de un espejo, si hay alguno que la
+    tenga. Devuelve si la había. ``cifar_jpeg.build`` no hace nada si la carpeta ya existe (por
+    ejemplo, porque otro proceso acaba de construirla)."""
+    archive = cifar_jpeg.find_archive(mirror_dirs()) if name == "CIFAR-10" else None
     if archive is None:
         return False
     cifar_jpeg.build(archive, cache, md5sum, corrupt_error=CorruptFileError)
@@ -208,12 +204,11 @@ def _ensure(name: str, files: dict[str, str], folder: str, cache: Path) -> None:
     paths = [_provide(f"{folder}/{filename}", md5, cache) for filename, md5 in files.items()]
     if all(path.exists() for path in paths):
         return
-    if _build_from_jpeg(name, folder, cache):
-        # Verifica lo construido (o lo que construyó otro proceso a la vez) con sus .md5.
+    if _build_from_jpeg(name, cache):
+        # Verifica lo construido (aquí o por otro proceso a la vez) con sus .md5.
         paths = [_provide(f"{folder}/{filename}", md5, cache) for filename, md5 in files.items()]
         if all(path.exists() for path in paths):
             return
-        raise CorruptFileError(f"La carpeta {cache / folder} está incompleta; bórrala y vuelve a intentarlo.")
     _download(name, cache)
     for (filename, md5), path in zip(files.items(), paths):
         if not _verified(path, md5):
