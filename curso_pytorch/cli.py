@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import course, data, workers
+from . import course, data, feedback, gradebook, grading, publish, submissions, workers
 
 # argparse escribe sus rótulos en inglés con gettext; los traducimos aquí.
 _SPANISH = {
@@ -42,13 +42,13 @@ def cmd_datos(args) -> int:
 
 
 def cmd_publicar(args) -> int:
-    done = course.publish(args.curso, args.lab)
+    done = publish.publish(args.curso, args.lab)
     print("Publicado en release/: " + ", ".join(done))
     return 0
 
 
 def cmd_comprobar(args) -> int:
-    problems = course.stale_release(args.curso)
+    problems = publish.stale_release(args.curso)
     if problems:
         print("release/ no coincide con source/:\n  " + "\n  ".join(problems))
         print("Regenera con: curso publicar")
@@ -58,7 +58,7 @@ def cmd_comprobar(args) -> int:
 
 
 def cmd_calificar(args) -> int:
-    outcomes = course.grade(args.curso, args.lab, args.alumno, workers=args.procesos, scheduler=args.planificador)
+    outcomes = grading.grade(args.curso, args.lab, args.alumno, workers=args.procesos, scheduler=args.planificador)
     if not outcomes:
         print("No hay entregas en submitted/.")
         return 0
@@ -72,15 +72,15 @@ def cmd_calificar(args) -> int:
 
 
 def cmd_retroalimentacion(args) -> int:
-    count = course.feedback(args.curso, args.lab, args.alumno)
+    count = feedback.feedback(args.curso, args.lab, args.alumno)
     print(f"Retroalimentación generada en feedback/ para {count} entregas.")
     return 0
 
 
 def cmd_notas(args) -> int:
     csv_path = Path(args.csv or args.curso / "notas.csv")
-    rows = course.export_grades(args.curso, csv_path)
-    print(course.grade_table(rows) if rows else "Aún no hay notas en el libro de calificaciones.")
+    rows = gradebook.export_grades(args.curso, csv_path)
+    print(gradebook.grade_table(rows) if rows else "Aún no hay notas en el libro de calificaciones.")
     print(f"\nNotas guardadas en {csv_path}")
     return 0
 
@@ -91,10 +91,10 @@ def cmd_demo(args) -> int:
     print("== 2/5 Publicar los laboratorios ==")
     cmd_publicar(args)
     print("== 3/5 Entregas de ejemplo ==")
-    for student, lab in course.make_demo_submissions(args.curso):
+    for student, lab in submissions.make_demo_submissions(args.curso):
         print(f"  submitted/{student}/{lab}")
     print("== 4/5 Calificación automática ==")
-    course.grade(args.curso, workers=args.procesos)
+    grading.grade(args.curso, workers=args.procesos)
     print("== 5/5 Retroalimentación y notas ==")
     cmd_retroalimentacion(args)
     cmd_notas(args)
@@ -106,11 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="curso",
         description="Herramientas del curso de PyTorch: publicar, calificar y exportar notas con nbgrader.",
     )
-    parser.add_argument("--curso", help="carpeta del curso (por defecto, la que contiene nbgrader_config.py)")
+    course_help = "carpeta del curso (por defecto, la que contiene nbgrader_config.py)"
+    parser.add_argument("--curso", help=course_help)
     sub = parser.add_subparsers(dest="orden", required=True, metavar="ORDEN")
 
     def add(name, func, help_text, lab=False, alumno=False, csv=False, parallel=False):
         p = sub.add_parser(name, help=help_text, description=help_text)
+        # También después de la orden («curso calificar --curso X»); SUPPRESS no pisa el de antes.
+        p.add_argument("--curso", default=argparse.SUPPRESS, help=course_help)
+        # Los valores por defecto van antes que las opciones: add_argument los toma de aquí.
+        procesos = workers.default_workers() if parallel else 1
+        p.set_defaults(func=func, lab=None, alumno=None, csv=None, procesos=procesos, planificador=None)
         if lab:
             p.add_argument("lab", nargs="?", help="un laboratorio concreto (por defecto, todos)")
         if alumno:
@@ -118,12 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
         if csv:
             p.add_argument("--csv", help="ruta del CSV de notas (por defecto, notas.csv en el curso)")
         if parallel:
-            p.add_argument("--procesos", type=int, default=workers.default_workers(),
+            p.add_argument("--procesos", type=int,
                            help="entregas calificadas a la vez en esta máquina (por defecto, una por núcleo)")
         if parallel == "cluster":
             p.add_argument("--planificador", metavar="DIRECCIÓN",
                            help="califica en un clúster Dask ya en marcha (p. ej. tcp://10.0.0.5:8786)")
-        p.set_defaults(func=func, lab=None, alumno=None, csv=None, procesos=1, planificador=None)
 
     add("datos", cmd_datos, "descarga o copia MNIST y CIFAR-10 a la caché y los verifica")
     add("publicar", cmd_publicar, "genera la versión del alumno de source/ en release/", lab=True)

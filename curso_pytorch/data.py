@@ -79,13 +79,14 @@ def course_root(start: Path | None = None) -> Path | None:
     return None
 
 
-def data_root(root: str | os.PathLike | None = None) -> Path:
-    """Carpeta de la caché: ``root``, ``$CURSO_DATA_DIR``, ``<curso>/data`` o ``./data``."""
+def data_root(root: str | os.PathLike | None = None, course: str | os.PathLike | None = None) -> Path:
+    """Carpeta de la caché (la única decisión de dónde está): ``root``, ``$CURSO_DATA_DIR``,
+    ``<curso>/data`` (``course`` o el curso que contiene la carpeta actual) o ``./data``."""
     if root is not None:
         return Path(root)
     if os.environ.get(DATA_DIR_ENV):
         return Path(os.environ[DATA_DIR_ENV])
-    course = course_root()
+    course = Path(course) if course is not None else course_root()
     return course / "data" if course else Path.cwd() / "data"
 
 

@@ -13,7 +13,6 @@ Sobre el ``Execute`` de nbgrader añade:
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import time
@@ -25,7 +24,8 @@ from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer, Unicode
 
 from .course import is_test_cell
-from .sandbox import Limits, SandboxKernelManager
+from .data import course_root, data_root
+from .sandbox import Limits, SandboxKernelManager, oom_killed
 
 GUARD = "__curso_integridad__"
 KERNEL_SETUP = f"import curso_pytorch.integrity as {GUARD}; {GUARD}.snapshot()"
@@ -78,18 +78,10 @@ class SafeExecute(Execute):
     # ------------------------------------------------------------------ núcleo
 
     def create_kernel_manager(self):
-        from .data import course_root, data_root
-
         km = super().create_kernel_manager()
         km.limits = Limits(self.memory_mb, self.cpu_seconds, self.processes, self.file_mb, self.cpus)
         # La caché: la que indique quien califica, $CURSO_DATA_DIR o data/ del curso del cuaderno.
-        if self.data_dir:
-            root = Path(self.data_dir)
-        elif os.environ.get("CURSO_DATA_DIR"):
-            root = data_root()
-        else:
-            course = course_root(self._notebook_dir)
-            root = course / "data" if course else data_root()
+        root = data_root(self.data_dir or None, course=course_root(self._notebook_dir))
         km.course_data_dir = root.resolve() if root.is_dir() else None
         self._sandbox_km = km
         return km
@@ -123,8 +115,6 @@ class SafeExecute(Execute):
                 if code is not None:
                     break
                 time.sleep(0.1)
-        from .sandbox import oom_killed
-
         if km is not None and oom_killed(km.cgroups):
             return f"el núcleo se quedó sin memoria (límite: {self.memory_mb} MB)"
         if code is not None:

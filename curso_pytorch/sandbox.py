@@ -172,6 +172,9 @@ def thread_variables(limits: Limits) -> dict[str, str]:
 
 
 def bubblewrap_args(workdir: Path, runtime_dir: Path, data_dir: Path | None) -> list[str]:
+    # Aquí y no arriba: el lanzador de la caja no debe importar torch (lo importa la capa de datos).
+    from .data import DATA_DIR_ENV, MIRROR_ENV
+
     # El /tmp privado va primero: lo que se monte después encima (un entorno virtual o un curso
     # que vivan en /tmp) sigue visible.
     args = ["bwrap", "--die-with-parent", "--unshare-all", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
@@ -183,13 +186,13 @@ def bubblewrap_args(workdir: Path, runtime_dir: Path, data_dir: Path | None) -> 
     for device in sorted(Path("/dev").glob("nvidia*")):  # la GPU, si la hay
         args += ["--dev-bind", str(device), str(device)]
     if data_dir is not None and data_dir.is_dir():
-        args += ["--ro-bind", str(data_dir), str(data_dir), "--setenv", "CURSO_DATA_DIR", str(data_dir)]
+        args += ["--ro-bind", str(data_dir), str(data_dir), "--setenv", DATA_DIR_ENV, str(data_dir)]
     args += ["--bind", str(runtime_dir), str(runtime_dir), "--bind", str(workdir), str(workdir)]
     home = "/tmp/casa"
     args += ["--dir", home, "--setenv", "HOME", home, "--setenv", "MPLCONFIGDIR", f"{home}/.matplotlib"]
     args += ["--setenv", "IPYTHONDIR", f"{home}/.ipython", "--setenv", "TMPDIR", "/tmp"]
     # Con --unshare-pid el núcleo no ve a su padre: sin esta variable no se cierra solo.
-    args += ["--unsetenv", "JPY_PARENT_PID", "--unsetenv", "CURSO_DATA_MIRROR"]
+    args += ["--unsetenv", "JPY_PARENT_PID", "--unsetenv", MIRROR_ENV]
     # Dentro, el alumno es «nobody» y no ve las contraseñas del sistema.
     args += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL"]
     for secret in ("/etc/shadow", "/etc/gshadow"):

@@ -478,7 +478,7 @@ def glossary_problems(fragments: list[Fragment], code_words: set[str] = frozense
 
 # --------------------------------------------------------------------------- higiene
 
-# Los metadatos que deja ``course.normalize_notebook``: nada que dependa de la máquina o del
+# Los metadatos que deja ``publish.normalize_notebook``: nada que dependa de la máquina o del
 # programa con que se editó el cuaderno.
 NOTEBOOK_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},

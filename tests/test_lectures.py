@@ -5,7 +5,6 @@ kernel python3) la prueba test_quality.py para todos los cuadernos."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path

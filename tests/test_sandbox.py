@@ -20,7 +20,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from curso_pytorch import course, sandbox
+from curso_pytorch import course, feedback, gradebook, grading, publish, sandbox, submissions
+
+from tests import leaks
 from tests.grading import REPO, variant_notebook
 
 LAB = "01_tensores"
@@ -183,11 +185,11 @@ def batch(tmp_path_factory):
     config += "\nc.Execute.timeout = 15\nc.SafeExecute.notebook_seconds = 120\n"
     (root / "nbgrader_config.py").write_text(config)
     shutil.copytree(REPO / "source" / LAB, root / "source" / LAB)
-    course.publish(root, LAB)
+    publish.publish(root, LAB)
     listener = _Listener()
     base = variant_notebook(root, LAB, {"softmax": WRONG_SOFTMAX})[NB]
     for student in HONEST:
-        course.submit(root, LAB, student, variant_notebook(root, LAB, {}))
+        submissions.submit(root, LAB, student, variant_notebook(root, LAB, {}))
     fill = {"curso": str(root), "puerto": str(listener.port)}
     for student, (extra_cell, softmax_body, _) in ATTACKS.items():
         nb = variant_notebook(root, LAB, {"softmax": softmax_with(softmax_body) if softmax_body else WRONG_SOFTMAX})[NB]
@@ -196,11 +198,11 @@ def batch(tmp_path_factory):
             for key, value in fill.items():
                 code = code.replace("{" + key + "}", value)
             nb.cells.insert(3, nbformat.v4.new_code_cell(code))
-        course.submit(root, LAB, student, {NB: nb})
+        submissions.submit(root, LAB, student, {NB: nb})
     for student, edit in NOTEBOOK_EDITS.items():
-        course.submit(root, LAB, student, {NB: _edit_cells(base, edit)})
+        submissions.submit(root, LAB, student, {NB: _edit_cells(base, edit)})
     for student, (files, _) in BROKEN_FILES.items():
-        folder = course.submit(root, LAB, student, {})
+        folder = submissions.submit(root, LAB, student, {})
         for name, content in files.items():
             if content is None:
                 nbformat.write(base, folder / name)
@@ -209,12 +211,12 @@ def batch(tmp_path_factory):
     protected = [root / "source", root / "release", root / "nbgrader_config.py"]
     before = _tree_digest(*protected)
     lines = []
-    outcomes = course.grade(root, LAB, workers=2, report=lines.append)
+    outcomes = grading.grade(root, LAB, workers=2, report=lines.append)
     listener.close()
     yield {
         "root": root,
         "outcomes": {o.student: o for o in outcomes},
-        "scores": {s: course.cell_scores(root, LAB, s) for s in {o.student for o in outcomes}},
+        "scores": {s: gradebook.cell_scores(root, LAB, s) for s in {o.student for o in outcomes}},
         "protected_before": before,
         "protected_after": _tree_digest(*protected),
         "connections": listener.connections,
@@ -268,8 +270,8 @@ def test_course_files_gradebook_and_network_intact(batch):
 
 def test_no_hidden_code_in_what_students_receive(batch):
     root = batch["root"]
-    assert course.feedback(root, LAB) >= len(HONEST) + len(ATTACKS)
-    hidden = course.hidden_test_snippets(root, LAB)
+    assert feedback.feedback(root, LAB) >= len(HONEST) + len(ATTACKS)
+    hidden = leaks.hidden_test_snippets(root, LAB)
     for html in (root / "feedback").rglob("*.html"):
         text = html.read_text(encoding="utf-8")
         leaked = [line for line in hidden if line in text]
