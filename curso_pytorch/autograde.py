@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from .course import grade_id, is_test_cell, lab_notebooks, nbgrader_api
+from .course import GradingSetupError, grade_id, is_test_cell, lab_notebooks, nbgrader_api
 
 MAX_RETURNED_BYTES = 20 * 2**20  # archivos del alumno (no cuadernos) que vuelven al curso
 
@@ -61,6 +61,9 @@ class Result:
     seconds: float = 0.0
     worker: str = ""
     notes: list[str] = field(default_factory=list)  # arreglos hechos al cuaderno entregado
+    setup_problem: str = ""  # la preparación de quien califica falló: esta nota no se escribe
+    seconds_late: float = 0.0  # respecto de la fecha límite del laboratorio, si la tiene
+    penalties: dict[str, float] = field(default_factory=dict)  # recargo por cuaderno (nbgrader)
 
     @property
     def score(self) -> float:
@@ -94,6 +97,7 @@ def run_task(task: Task) -> Result:
         data_dir = task.data_dir if task.data_dir and Path(task.data_dir).is_dir() else None
         api = nbgrader_api(tmp, db_url=f"sqlite:///{tmp / 'gradebook.db'}", data_dir=data_dir, cpus=task.cpus)
         names = [p.name for p in lab_notebooks(tmp / "source" / task.lab)]
+        result.notes += adopt_renamed_notebook(submitted, names)
         problem = diagnose_submission(submitted, names)
         for name in names:
             if (submitted / name).is_file() and not problem:
@@ -101,7 +105,10 @@ def run_task(task: Task) -> Result:
         outcome = api.autograde(task.lab, task.student, force=True, create=True)
         if not outcome.get("success"):
             problem = problem or nbgrader_failure(outcome)
-        result.cells = _scores(tmp, task.lab, task.student)
+            log = (outcome.get("log") or "") + (outcome.get("error") or "")
+            if GradingSetupError.__name__ in log:
+                result.setup_problem = _setup_message(log)
+        result.cells = _scores(tmp, task.lab, task.student, result)
         autograded = tmp / "autograded" / task.student / task.lab
         if autograded.is_dir():
             result.files = _collect(autograded)
@@ -122,13 +129,30 @@ def run_task(task: Task) -> Result:
 # --------------------------------------------------------------------------- antes de nbgrader
 
 
+def _notebooks_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in Path(folder).glob("*.ipynb") if not p.name.startswith("."))
+
+
+def adopt_renamed_notebook(folder: Path, expected: list[str]) -> list[str]:
+    """Si falta un único cuaderno del laboratorio y la entrega trae un único cuaderno con otro
+    nombre (``03_entrenamiento (1).ipynb``), se califica ese con el nombre esperado."""
+    missing = [name for name in expected if not (Path(folder) / name).is_file()]
+    others = [name for name in _notebooks_in(folder) if name not in expected]
+    if len(missing) != 1 or len(others) != 1:
+        return []
+    (Path(folder) / others[0]).rename(Path(folder) / missing[0])
+    return [f"el cuaderno «{others[0]}» se califica como «{missing[0]}» (tenía otro nombre)"]
+
+
 def diagnose_submission(folder: Path, expected: list[str]) -> str | None:
     """Motivo en español por el que una entrega no se puede calificar entera, o None."""
     problems = []
     for name in expected:
         path = Path(folder) / name
         if not path.is_file():
-            problems.append(f"falta el cuaderno {name}")
+            present = [n for n in _notebooks_in(folder) if n not in expected]
+            there = f" (la entrega trae: {', '.join(present)})" if present else " (la entrega no trae ningún cuaderno)"
+            problems.append(f"falta el cuaderno {name}{there}")
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         if not text.strip():
@@ -206,7 +230,15 @@ def nbgrader_failure(result: dict) -> str:
     return "nbgrader no pudo calificar: " + last[-1][:300]
 
 
-def _scores(course_dir: Path, lab: str, student: str) -> list[CellResult]:
+def _setup_message(log: str) -> str:
+    """El mensaje de ``GradingSetupError`` tal como lo dejó nbgrader en su registro."""
+    marker = GradingSetupError.__name__ + ": "
+    lines = [ln.split(marker, 1)[1] for ln in log.splitlines() if marker in ln]
+    return lines[-1].strip() if lines else "la preparación de la calificación está incompleta"
+
+
+def _scores(course_dir: Path, lab: str, student: str, result: Result) -> list[CellResult]:
+    """Puntos por celda del libro privado; también el retraso y el recargo de nbgrader."""
     from nbgrader.api import Gradebook, MissingEntry
 
     cells = []
@@ -215,7 +247,10 @@ def _scores(course_dir: Path, lab: str, student: str) -> list[CellResult]:
             submission = gb.find_submission(lab, student)
         except MissingEntry:
             return cells
+        result.seconds_late = float(submission.total_seconds_late or 0)
         for notebook in submission.notebooks:
+            if notebook.late_submission_penalty:
+                result.penalties[notebook.name] = float(notebook.late_submission_penalty)
             for grade in notebook.grades:
                 cells.append(CellResult(notebook.name, grade.name, float(grade.score or 0), float(grade.max_score)))
     return cells

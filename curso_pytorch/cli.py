@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -24,7 +25,13 @@ argparse._ = lambda text: _SPANISH.get(text, text)
 
 def _course_dir(value: str | None) -> Path:
     if value:
-        return Path(value).resolve()
+        folder = Path(value).resolve()
+        if not ((folder / "nbgrader_config.py").is_file() and (folder / "source").is_dir()):
+            raise course.CourseError(
+                f"«{folder}» no es una carpeta del curso: le falta nbgrader_config.py o source/. "
+                "Indica con --curso la carpeta que los contiene."
+            )
+        return folder
     found = data.course_root()
     if found is None:
         raise course.CourseError(
@@ -34,16 +41,43 @@ def _course_dir(value: str | None) -> Path:
     return found
 
 
+def _choices(names: list[str], limit: int = 20) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" (y {len(names) - limit} más)" if len(names) > limit else "") if names else "ninguno"
+
+
+def _check_lab(args) -> None:
+    """Un laboratorio que no existe es un error, no «no hay entregas»."""
+    import difflib
+
+    known = course.labs(args.curso)
+    if args.lab and args.lab not in known:
+        close = difflib.get_close_matches(args.lab, known, n=1)
+        hint = f" ¿Quería decir «{close[0]}»?" if close else ""
+        raise course.CourseError(f"No existe el laboratorio «{args.lab}» en source/.{hint} Laboratorios: {_choices(known)}.")
+
+
+def _check_student(args) -> None:
+    if args.alumno and not (args.curso / "submitted" / args.alumno).is_dir():
+        students = sorted({who for who, _ in submissions.submissions(args.curso)})
+        raise course.CourseError(
+            f"No hay entregas del alumno «{args.alumno}» en submitted/. Alumnos con entregas: {_choices(students)}."
+        )
+
+
 def cmd_datos(args) -> int:
-    status = data.provision()
+    status = data.provision(root=data.data_root(course=args.curso))
     for name, state in status.items():
         print(f"{name}: {state}")
     return 0 if all(v == "listo" for v in status.values()) else 1
 
 
 def cmd_publicar(args) -> int:
-    done = publish.publish(args.curso, args.lab)
+    _check_lab(args)
+    done = publish.publish(args.curso, args.lab, due=args.fecha_limite)
     print("Publicado en release/: " + ", ".join(done))
+    if args.fecha_limite:
+        print(f"Fecha límite de {args.lab}: {publish.parse_due_date(args.fecha_limite):%Y-%m-%d %H:%M} UTC.")
     return 0
 
 
@@ -57,31 +91,49 @@ def cmd_comprobar(args) -> int:
     return 0
 
 
+def _clean(text: str) -> str:
+    """Sin secuencias ANSI ni caracteres de control (los pudo escribir un alumno) en la terminal."""
+    text = re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]", "", str(text))
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
 def cmd_calificar(args) -> int:
+    _check_lab(args)
+    _check_student(args)
     outcomes = grading.grade(args.curso, args.lab, args.alumno, workers=args.procesos, scheduler=args.planificador)
     if not outcomes:
         print("No hay entregas en submitted/.")
         return 0
     for outcome in outcomes:
+        if outcome.message:
+            print(f"  {outcome.lab} · {outcome.student}: {_clean(outcome.message)}")
         lost = [c for c in outcome.result.cells if c.score < c.max_score] if outcome.result else []
         for cell in lost:
-            print(f"  {outcome.lab} · {outcome.student} · {cell.grade_id}: {cell.score:g}/{cell.max_score:g} — {cell.reason}")
+            if cell.reason != outcome.message:
+                print(f"  {outcome.lab} · {outcome.student} · {cell.grade_id}: "
+                      f"{cell.score:g}/{cell.max_score:g} — {_clean(cell.reason)}")
     failed = [o for o in outcomes if not o.ok]
     print(f"Calificadas {len(outcomes) - len(failed)} de {len(outcomes)} entregas.")
+    refreshed = feedback.refresh_stale(args.curso)
+    if refreshed:
+        print(f"Retroalimentación regenerada en feedback/ para {refreshed} entrega(s) recalificada(s).")
     return 1 if failed else 0
 
 
 def cmd_retroalimentacion(args) -> int:
+    _check_lab(args)
+    _check_student(args)
     count = feedback.feedback(args.curso, args.lab, args.alumno)
     print(f"Retroalimentación generada en feedback/ para {count} entregas.")
     return 0
 
 
 def cmd_notas(args) -> int:
-    csv_path = Path(args.csv or args.curso / "notas.csv")
-    rows = gradebook.export_grades(args.curso, csv_path)
+    default = "notas.csv" if args.formato == "largo" else f"notas_{args.formato}.csv"
+    csv_path = Path(args.csv or args.curso / default)
+    rows = gradebook.export_grades(args.curso, csv_path, args.formato)
     print(gradebook.grade_table(rows) if rows else "Aún no hay notas en el libro de calificaciones.")
-    print(f"\nNotas guardadas en {csv_path}")
+    print(f"\nNotas guardadas en {csv_path} (formato {args.formato})")
     return 0
 
 
@@ -116,22 +168,29 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--curso", default=argparse.SUPPRESS, help=course_help)
         # Los valores por defecto van antes que las opciones: add_argument los toma de aquí.
         procesos = workers.default_workers() if parallel else 1
-        p.set_defaults(func=func, lab=None, alumno=None, csv=None, procesos=procesos, planificador=None)
+        p.set_defaults(func=func, lab=None, alumno=None, csv=None, procesos=procesos, planificador=None,
+                       fecha_limite=None, formato="largo")
         if lab:
             p.add_argument("lab", nargs="?", help="un laboratorio concreto (por defecto, todos)")
         if alumno:
             p.add_argument("--alumno", help="solo las entregas de este alumno")
         if csv:
-            p.add_argument("--csv", help="ruta del CSV de notas (por defecto, notas.csv en el curso)")
+            p.add_argument("--csv", help="ruta del CSV de notas (por defecto, notas.csv o notas_FORMATO.csv en el curso)")
+            p.add_argument("--formato", choices=sorted(gradebook.EXPORTS),
+                           help="largo: alumno, laboratorio, puntos; ancho: una columna por celda de pruebas; "
+                                "moodle y canvas: para importar en esos libros de calificaciones")
         if parallel:
             p.add_argument("--procesos", type=int,
                            help="entregas calificadas a la vez en esta máquina (por defecto, una por núcleo)")
         if parallel == "cluster":
             p.add_argument("--planificador", metavar="DIRECCIÓN",
                            help="califica en un clúster Dask ya en marcha (p. ej. tcp://10.0.0.5:8786)")
+        return p
 
     add("datos", cmd_datos, "descarga o copia MNIST y CIFAR-10 a la caché y los verifica")
-    add("publicar", cmd_publicar, "genera la versión del alumno de source/ en release/", lab=True)
+    publicar = add("publicar", cmd_publicar, "genera la versión del alumno de source/ en release/", lab=True)
+    publicar.add_argument("--fecha-limite", dest="fecha_limite", metavar="FECHA",
+                          help="fecha límite del laboratorio: «AAAA-MM-DD HH:MM [zona]» (sin zona, UTC)")
     add("comprobar", cmd_comprobar, "comprueba que release/ coincide con lo que genera source/")
     add("calificar", cmd_calificar, "califica automáticamente las entregas de submitted/", lab=True, alumno=True,
         parallel="cluster")

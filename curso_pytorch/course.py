@@ -17,9 +17,17 @@ SOLUTION_END = "### END SOLUTION"
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
 
+#: Los puntos y el motivo de cada celda de una entrega calificada, en autograded/<alumno>/<lab>/.
+REASONS_FILE = ".motivos.json"
+
 
 class CourseError(RuntimeError):
     """Un paso del flujo de nbgrader falló; el mensaje (en español) dice cuál y por qué."""
+
+
+class GradingSetupError(CourseError):
+    """La preparación de quien califica está incompleta (faltan datos, por ejemplo): no se
+    califica a nadie, para que ningún alumno saque un 0 que no es suyo."""
 
 
 # --------------------------------------------------------------------------- celdas

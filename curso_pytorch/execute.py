@@ -23,8 +23,8 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer, Unicode
 
-from .course import is_test_cell
-from .data import course_root, data_root
+from .course import GradingSetupError, is_test_cell
+from .data import course_root, data_root, provision
 from .sandbox import Limits, SandboxKernelManager, oom_killed
 
 GUARD = "__curso_integridad__"
@@ -59,6 +59,24 @@ def tampering_in(source: str) -> str | None:
     return None
 
 
+def _forget_fresh_submission(resources) -> None:
+    """Quita del libro la entrega que nbgrader acaba de crear, si aún no tiene ninguna nota (una
+    entrega ya calificada conserva las suyas)."""
+    info = resources.get("nbgrader") or {}
+    if not {"db_url", "assignment", "student"} <= set(info):
+        return
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(info["db_url"]) as gb:
+        try:
+            submission = gb.find_submission(info["assignment"], info["student"])
+        except MissingEntry:
+            return
+        grades = [g for notebook in submission.notebooks for g in notebook.grades]
+        if all(g.auto_score is None and g.manual_score is None for g in grades):
+            gb.remove_submission(info["assignment"], info["student"])
+
+
 class SafeExecute(Execute):
     memory_mb = Integer(Limits.memory_mb, help="Memoria del núcleo (MB).").tag(config=True)
     cpu_seconds = Integer(Limits.cpu_seconds, help="Tiempo de CPU del núcleo (s).").tag(config=True)
@@ -80,11 +98,26 @@ class SafeExecute(Execute):
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
         km.limits = Limits(self.memory_mb, self.cpu_seconds, self.processes, self.file_mb, self.cpus)
-        # La caché: la que indique quien califica, $CURSO_DATA_DIR o data/ del curso del cuaderno.
-        root = data_root(self.data_dir or None, course=course_root(self._notebook_dir))
-        km.course_data_dir = root.resolve() if root.is_dir() else None
+        km.course_data_dir = self._data_dir
         self._sandbox_km = km
         return km
+
+    def _ready_data(self, resources) -> Path:
+        """La caché de datos, llena antes de que arranque el núcleo (aquí fuera, con la red o el
+        espejo de quien califica; dentro de la caja solo se lee). Si no se puede llenar, no se
+        califica: ``GradingSetupError``, y la entrega no queda en el libro de calificaciones."""
+        # La caché: la que indique quien califica, $CURSO_DATA_DIR o data/ del curso del cuaderno.
+        root = data_root(self.data_dir or None, course=course_root(self._notebook_dir)).resolve()
+        missing = {name: why for name, why in provision(root=root).items() if why != "listo"}
+        if missing:
+            _forget_fresh_submission(resources)
+            detail = "; ".join(f"{name}: {why.splitlines()[0]}" for name, why in missing.items())
+            raise GradingSetupError(
+                f"No se califica: faltan en la caché {root} los datos que usan las pruebas ({detail}). "
+                "Ejecute «curso datos» (con conexión o con CURSO_DATA_MIRROR) y vuelva a calificar; "
+                "no se ha escrito ninguna nota."
+            )
+        return root
 
     def preprocess(self, nb, resources=None, km=None):
         self._stopped = None
@@ -94,6 +127,7 @@ class SafeExecute(Execute):
         self._tampering = None
         self._output_left = self.output_chars
         self._timed_out = False
+        self._data_dir = self._ready_data(resources or {})
         for cell in nb.cells:
             if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
                 found = tampering_in(cell.source)

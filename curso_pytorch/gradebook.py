@@ -56,10 +56,30 @@ def record(url: str, result) -> None:
         options = {"timestamp": result.timestamp} if result.timestamp else {}
         submission = gb.update_or_create_submission(result.lab, result.student, **options)
         for notebook in submission.notebooks:
+            notebook.late_submission_penalty = result.penalties.get(notebook.name)
             for grade in notebook.grades:
                 grade.auto_score = scores.get((notebook.name, grade.name), 0.0)
                 grade.needs_manual_grade = False
         gb.db.commit()
+
+
+def set_due_date(url: str, lab: str, due) -> None:
+    """Fija (o quita, con None) la fecha límite de ``lab``: un ``datetime`` en UTC."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url) as gb:
+        gb.update_or_create_assignment(lab, duedate=due)
+
+
+def due_date(url: str, lab: str):
+    """La fecha límite de ``lab`` (``datetime`` en UTC, sin zona) o None."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(url) as gb:
+        try:
+            return gb.find_assignment(lab).duedate
+        except MissingEntry:
+            return None
 
 
 # --------------------------------------------------------------------------- leer
@@ -90,8 +110,12 @@ def cell_scores(course_dir: Path, lab: str, student: str) -> dict[str, tuple[flo
 class GradeRow:
     student: str
     lab: str
-    score: float | None
+    score: float | None  # puntos, ya descontado el recargo por retraso; None: sin entrega
     max_score: float
+    penalty: float = 0.0  # recargo por entregar tarde (el de nbgrader)
+    seconds_late: float = 0.0
+    cells: dict[str, tuple[float, float]] | None = None  # {grade_id: (puntos, máximo)}
+    name: str = ""  # nombre y apellidos, si el libro los tiene
 
 
 def grade_rows(course_dir: Path) -> list[GradeRow]:
@@ -102,11 +126,16 @@ def grade_rows(course_dir: Path) -> list[GradeRow]:
     with Gradebook(db_url(course_dir)) as gb:
         for assignment in sorted(gb.assignments, key=lambda a: a.name):
             for student in sorted(gb.students, key=lambda s: s.id):
+                name = " ".join(x for x in (student.first_name, student.last_name) if x)
                 try:
                     sub = gb.find_submission(assignment.name, student.id)
-                    rows.append(GradeRow(student.id, assignment.name, sub.score, assignment.max_score))
                 except MissingEntry:
-                    rows.append(GradeRow(student.id, assignment.name, None, assignment.max_score))
+                    rows.append(GradeRow(student.id, assignment.name, None, assignment.max_score, name=name))
+                    continue
+                penalty = float(sub.late_submission_penalty or 0)
+                cells = {g.name: (float(g.score or 0), float(g.max_score)) for nb in sub.notebooks for g in nb.grades}
+                rows.append(GradeRow(student.id, assignment.name, max(0.0, sub.score - penalty), assignment.max_score,
+                                     penalty, float(sub.total_seconds_late or 0), cells, name))
     return rows
 
 
@@ -141,14 +170,90 @@ def grade_table(rows: list[GradeRow]) -> str:
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, body)])
 
 
-def export_grades(course_dir: Path, csv_path: Path) -> list[GradeRow]:
-    """Escribe las notas en CSV (alumno, laboratorio, puntos, máximo) y las devuelve."""
+def _long(rows: list[GradeRow]) -> list[list[str]]:
+    """Una fila por alumno y laboratorio (vacío: sin entrega)."""
+    table = [["alumno", "laboratorio", "puntos", "maximo", "recargo", "segundos_tarde"]]
+    for r in rows:
+        delivered = r.score is not None
+        table.append([r.student, r.lab, _fmt(r.score) if delivered else "", _fmt(r.max_score),
+                      _fmt(r.penalty) if delivered else "", _fmt(r.seconds_late) if delivered else ""])
+    return table
+
+
+def _by_student(rows: list[GradeRow]) -> tuple[list[str], list[str], dict]:
+    students = sorted({r.student for r in rows})
+    labs = sorted({r.lab for r in rows})
+    return students, labs, {(r.student, r.lab): r for r in rows}
+
+
+def _wide(rows: list[GradeRow]) -> list[list[str]]:
+    """Una fila por alumno: una columna por celda de pruebas (``lab/grade_id``), el recargo y el
+    total de cada laboratorio, y el total del curso. La segunda fila dice el máximo de cada columna."""
+    students, labs, cell = _by_student(rows)
+    columns = []  # (lab, grade_id o "recargo" o "total")
+    for lab in labs:
+        ids = sorted({g for r in rows if r.lab == lab and r.cells for g in r.cells})
+        columns += [(lab, g) for g in ids] + [(lab, "recargo"), (lab, "total")]
+    maxima = {}
+    for r in rows:
+        for g, (_, top) in (r.cells or {}).items():
+            maxima[(r.lab, g)] = top
+        maxima[(r.lab, "total")] = r.max_score
+    header = ["alumno", *(f"{lab}/{what}" for lab, what in columns), "total"]
+    top_row = ["(máximo)", *(_fmt(maxima[c]) if c in maxima else "" for c in columns),
+               _fmt(sum(maxima.get((lab, "total"), 0) for lab in labs))]
+    table = [header, top_row]
+    for s in students:
+        line, total = [s], 0.0
+        for lab, what in columns:
+            r = cell.get((s, lab))
+            if r is None or r.score is None:
+                line.append("")
+            elif what == "total":
+                line.append(_fmt(r.score))
+                total += r.score
+            elif what == "recargo":
+                line.append(_fmt(r.penalty))
+            else:
+                line.append(_fmt(r.cells.get(what, (0.0, 0.0))[0]))
+        table.append([*line, _fmt(total)])
+    return table
+
+
+def _moodle(rows: list[GradeRow]) -> list[list[str]]:
+    """Importación de calificaciones de Moodle (CSV): ``username`` y una columna por laboratorio."""
+    students, labs, cell = _by_student(rows)
+    table = [["username", *labs]]
+    for s in students:
+        table.append([s, *(_fmt(cell[(s, lab)].score) if cell.get((s, lab)) and cell[(s, lab)].score is not None
+                           else "" for lab in labs)])
+    return table
+
+
+def _canvas(rows: list[GradeRow]) -> list[list[str]]:
+    """Importación del libro de calificaciones de Canvas: sus cinco primeras columnas, una por
+    laboratorio y la fila «Points Possible»; el alumno se reconoce por «SIS Login ID»."""
+    students, labs, cell = _by_student(rows)
+    maxima = {r.lab: r.max_score for r in rows}
+    table = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *labs],
+             ["Points Possible", "", "", "", "", *(_fmt(maxima[lab]) for lab in labs)]]
+    for s in students:
+        name = next((r.name for r in rows if r.student == s and r.name), s)
+        table.append([name, "", "", s, "",
+                      *(_fmt(cell[(s, lab)].score) if cell.get((s, lab)) and cell[(s, lab)].score is not None
+                        else "" for lab in labs)])
+    return table
+
+
+#: Formatos de ``curso notas --formato``.
+EXPORTS = {"largo": _long, "ancho": _wide, "moodle": _moodle, "canvas": _canvas}
+
+
+def export_grades(course_dir: Path, csv_path: Path, layout: str = "largo") -> list[GradeRow]:
+    """Escribe las notas en CSV con el formato ``layout`` (ver ``EXPORTS``) y las devuelve."""
     rows = grade_rows(course_dir)
     csv_path = Path(csv_path)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     with open(csv_path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["alumno", "laboratorio", "puntos", "maximo"])
-        for r in rows:
-            writer.writerow([r.student, r.lab, "" if r.score is None else _fmt(r.score), _fmt(r.max_score)])
+        csv.writer(f).writerows(EXPORTS[layout](rows))
     return rows

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import gradebook, sandbox, workers as pool
 from .autograde import Result, Task
-from .course import CourseError, db_url, nbgrader_api, require_success
+from .course import REASONS_FILE, CourseError, GradingSetupError, db_url, labs as course_labs, nbgrader_api, require_success
 from .data import data_root, provision
 from .submissions import submission_files, submissions
 
@@ -49,15 +49,22 @@ def grade(
     ejecutar) con su motivo. Solo este proceso escribe en el libro de calificaciones.
     """
     course_dir = Path(course_dir).resolve()
-    pending = submissions(course_dir, lab, student)
+    pending, skipped = [], []
+    for who, which in submissions(course_dir, lab, student):
+        if (course_dir / "source" / which).is_dir():
+            pending.append((who, which))
+        else:
+            skipped.append(GradeOutcome(who, which, False, misnamed_lab(course_dir, which)))
+    for outcome in skipped:
+        report(f"AVISO: submitted/{outcome.student}/{outcome.lab}: {outcome.message}; no se califica.")
     if not pending:
-        return []
+        return skipped
     url = db_url(course_dir)
     missing = sorted({which for _, which in pending} - gradebook.known_labs(url))
     if missing:
         raise CourseError(f"Publica antes estos laboratorios («curso publicar»): {', '.join(missing)}.")
     report(sandbox.describe())
-    data_dir = prepare_data(course_dir, report)
+    data_dir = prepare_data(course_dir)
     templates = {which: lab_template(course_dir, which) for which in sorted({w for _, w in pending})}
     # Cada caja, como mucho su parte de los núcleos: una entrega hostil no frena a las demás.
     cpus = max(1.0, pool.default_workers() / max(1, workers)) if not scheduler else 0.0
@@ -69,6 +76,9 @@ def grade(
     report(f"Calificando {len(tasks)} entrega(s) en {where}...")
     outcomes, start = [], time.perf_counter()
     for number, result in enumerate(pool.run_all(tasks, workers, scheduler), 1):
+        if result.setup_problem:
+            # Un trabajador sin datos (en otra máquina, por ejemplo): nadie saca un 0 por ello.
+            raise CourseError(f"{result.setup_problem} (trabajador {result.worker})")
         write_files(course_dir, result)
         gradebook.record(url, result)
         outcomes.append(GradeOutcome(result.student, result.lab, result.ok, result.problem, result))
@@ -81,17 +91,32 @@ def grade(
         f"Resumen: {len(outcomes) - failed} entrega(s) calificada(s), {failed} con problemas, "
         f"en {time.perf_counter() - start:.0f} s."
     )
+    outcomes += skipped
     outcomes.sort(key=lambda o: (o.lab, o.student))
     return outcomes
 
 
-def prepare_data(course_dir: Path, report=print) -> Path:
-    """Deja los datos en la caché del curso antes de calificar: dentro de la caja solo se leen.
-    Devuelve la carpeta de la caché."""
+def misnamed_lab(course_dir: Path, folder: str) -> str:
+    """Por qué una carpeta de ``submitted/<alumno>/`` no se califica, con la opción parecida."""
+    import difflib
+
+    known = course_labs(course_dir)
+    close = difflib.get_close_matches(folder, known, n=1)
+    hint = f" (¿quería decir «{close[0]}»?)" if close else ""
+    return f"«{folder}» no es un laboratorio del curso{hint}; laboratorios: {', '.join(known)}"
+
+
+def prepare_data(course_dir: Path) -> Path:
+    """Deja los datos en la caché del curso antes de calificar (dentro de la caja solo se leen) y
+    devuelve su carpeta. Si falta alguno, no se califica: ``GradingSetupError``."""
     root = data_root(course=course_dir).resolve()
-    for name, status in provision(root=root).items():
-        if status != "listo":
-            report(f"AVISO: {name} no está en la caché ({root}); las pruebas que lo usan fallarán.")
+    missing = {name: why for name, why in provision(root=root).items() if why != "listo"}
+    if missing:
+        detail = "\n".join(f"- {name}: {why}" for name, why in missing.items())
+        raise GradingSetupError(
+            f"No se califica: faltan en la caché {root} los datos que usan las pruebas, y sin ellos "
+            f"todos los alumnos sacarían 0. No se ha escrito ninguna nota.\n{detail}"
+        )
     return root
 
 
@@ -111,8 +136,11 @@ def lab_template(course_dir: Path, lab: str) -> bytes:
         root = Path(tmp)
         shutil.copy(course_dir / "nbgrader_config.py", root)
         shutil.copytree(course_dir / "source" / lab, root / "source" / lab)
-        api = nbgrader_api(root, db_url=f"sqlite:///{root / 'gradebook.db'}")
+        url = f"sqlite:///{root / 'gradebook.db'}"
+        api = nbgrader_api(root, db_url=url)
         require_success(f"preparar {lab}", api.generate_assignment(lab, force=True))
+        # La fecha límite del curso: nbgrader calcula con ella el retraso y el recargo.
+        gradebook.set_due_date(url, lab, gradebook.due_date(db_url(course_dir), lab))
         return _tar(root, ["nbgrader_config.py", "source", "gradebook.db"])
 
 
@@ -127,4 +155,4 @@ def write_files(course_dir: Path, result: Result) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
     report = [c.__dict__ for c in result.cells]
-    (folder / ".motivos.json").write_text(json.dumps({"problema": result.problem, "celdas": report}, ensure_ascii=False, indent=1))
+    (folder / REASONS_FILE).write_text(json.dumps({"problema": result.problem, "celdas": report}, ensure_ascii=False, indent=1))

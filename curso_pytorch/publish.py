@@ -9,7 +9,8 @@ from pathlib import Path
 
 import nbformat
 
-from .course import CourseError, lab_notebooks, labs, nbgrader_api, require_success
+from . import gradebook
+from .course import CourseError, db_url, lab_notebooks, labs, nbgrader_api, require_success
 
 
 def normalize_notebook(path: Path) -> None:
@@ -31,17 +32,39 @@ def normalize_notebook(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def publish(course_dir: Path, lab: str | None = None) -> list[str]:
-    """Genera la versión del alumno (``release/``) de un laboratorio o de todos."""
+def parse_due_date(text: str):
+    """«AAAA-MM-DD HH:MM [zona]» (zona: «Europe/Madrid», «+0100»...; sin zona, UTC) -> UTC."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(text.strip())
+    except (ValueError, OverflowError) as error:
+        raise CourseError(
+            f"Fecha límite no válida: «{text}» ({error}). Use «AAAA-MM-DD HH:MM», con la zona horaria "
+            "detrás si no es UTC: «2026-12-15 23:59 Europe/Madrid»."
+        ) from None
+
+
+def publish(course_dir: Path, lab: str | None = None, due: str | None = None) -> list[str]:
+    """Genera la versión del alumno (``release/``) de un laboratorio o de todos.
+
+    ``due`` fija la fecha límite del laboratorio en el libro de calificaciones: nbgrader calcula
+    con ella el retraso de cada entrega y su recargo (``LateSubmissionPlugin.penalty_method``).
+    """
     course_dir = Path(course_dir)
+    if due and not lab:
+        raise CourseError("Una fecha límite es de un laboratorio: «curso publicar LAB --fecha-limite FECHA».")
+    deadline = parse_due_date(due) if due else None
     api = nbgrader_api(course_dir)
     chosen = [lab] if lab else labs(course_dir)
     for name in chosen:
         if not (course_dir / "source" / name).is_dir():
-            raise CourseError(f"No existe el laboratorio «{name}» en source/.")
+            raise CourseError(f"No existe el laboratorio «{name}» en source/. Laboratorios: {', '.join(labs(course_dir))}.")
         require_success(f"publicar {name}", api.generate_assignment(name, force=True, create=True))
         for notebook in lab_notebooks(course_dir / "release" / name):
             normalize_notebook(notebook)
+    if deadline:
+        gradebook.set_due_date(db_url(course_dir), lab, deadline)
     return chosen
 
 
@@ -65,7 +88,8 @@ def stale_release(course_dir: Path) -> list[str]:
             if committed_root.is_dir()
             else set()
         )
-        committed = {p for p in committed if p.name != ".gitkeep"}
+        # Lo que deja JupyterLab al abrir release/ (.ipynb_checkpoints) no es parte de la publicación.
+        committed = {p for p in committed if not any(part.startswith(".") for part in p.parts)}
         for missing in sorted(fresh - committed):
             problems.append(f"falta en release/: {missing}")
         for extra in sorted(committed - fresh):

@@ -151,12 +151,27 @@ def remove_cgroups(cgroups: list[str]) -> None:
 # --------------------------------------------------------------------------- la caja
 
 
-def _readonly_paths() -> list[str]:
-    """Lo que el núcleo necesita leer: sistema, Python, entorno virtual y paquete del curso."""
+def package_dir() -> Path:
+    """La carpeta del paquete del curso que usa quien califica (la del entorno o la copia de una
+    carpeta de curso): el núcleo importa esa misma (``import_path_variables``)."""
     import curso_pytorch
 
+    return Path(curso_pytorch.__file__).resolve().parent
+
+
+def import_path_variables() -> dict[str, str]:
+    """``PYTHONPATH`` del núcleo: primero la carpeta que contiene el paquete de quien califica,
+    para que el núcleo no importe otra copia (la instalada, si se califica desde una copia del
+    curso con su propio ``curso_pytorch/``). En la caja solo se ve el paquete, no lo que lo rodea."""
+    parent = str(package_dir().parent)
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != parent]
+    return {"PYTHONPATH": os.pathsep.join([parent, *rest])}
+
+
+def _readonly_paths() -> list[str]:
+    """Lo que el núcleo necesita leer: sistema, Python, entorno virtual y paquete del curso."""
     paths = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/sys"]
-    paths += [sys.base_prefix, sys.prefix, str(Path(curso_pytorch.__file__).resolve().parent)]
+    paths += [sys.base_prefix, sys.prefix, str(package_dir())]
     # El python del entorno virtual puede ser un enlace a otra instalación.
     paths.append(str(Path(sys.executable).resolve().parents[1]))
     return paths
@@ -283,7 +298,7 @@ class SandboxKernelManager(AsyncKernelManager):
         if _is_root():
             self.cgroups = make_cgroups(self.limits)
             spec["cgroups"] = self.cgroups
-        spec["env"] = thread_variables(self.limits)
+        spec["env"] = {**thread_variables(self.limits), **import_path_variables()}
         if self.isolated:
             # Las señales de fuera no llegan al núcleo en su espacio de PID: se interrumpe
             # con un mensaje y es el propio núcleo quien se manda SIGINT.

@@ -131,7 +131,8 @@ NOTEBOOK_EDITS = {
 }
 # Alumno -> (archivos entregados, motivo esperado en el problema de la entrega).
 BROKEN_FILES = {
-    "cuaderno_renombrado": ({"copia.ipynb": None}, "falta el cuaderno"),
+    # Con un solo cuaderno de otro nombre se califica ese (tests/test_instructor.py); con dos, no.
+    "cuadernos_renombrados": ({"copia.ipynb": None, "otra copia.ipynb": None}, "falta el cuaderno"),
     "json_invalido": ({NB: b'{"cells": [ esto no es json'}, "no es JSON válido"),
     "archivo_vacio": ({NB: b""}, "está vacío"),
 }
