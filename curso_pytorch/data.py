@@ -339,6 +339,11 @@ def make_loader(images, labels, batch_size=256, shuffle=False, seed=None, drop_l
     )
 
 
+def missing(names=("mnist", "cifar10"), root=None) -> dict[str, str]:
+    """Los conjuntos que no se pudieron dejar en la caché, con el motivo (vacío: todos listos)."""
+    return {name: why for name, why in provision(names, root).items() if why != "listo"}
+
+
 def provision(names=("mnist", "cifar10"), root=None) -> dict[str, str]:
     """Deja los conjuntos en la caché. Devuelve, por conjunto, "listo" o el motivo del fallo."""
     status = {}

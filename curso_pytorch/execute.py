@@ -24,7 +24,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer, Unicode
 
 from .course import GradingSetupError, is_test_cell
-from .data import course_root, data_root, provision
+from .data import course_root, data_root, missing
 from .sandbox import Limits, SandboxKernelManager, oom_killed
 
 GUARD = "__curso_integridad__"
@@ -108,10 +108,10 @@ class SafeExecute(Execute):
         califica: ``GradingSetupError``, y la entrega no queda en el libro de calificaciones."""
         # La caché: la que indique quien califica, $CURSO_DATA_DIR o data/ del curso del cuaderno.
         root = data_root(self.data_dir or None, course=course_root(self._notebook_dir)).resolve()
-        missing = {name: why for name, why in provision(root=root).items() if why != "listo"}
-        if missing:
+        absent = missing(root=root)
+        if absent:
             _forget_fresh_submission(resources)
-            detail = "; ".join(f"{name}: {why.splitlines()[0]}" for name, why in missing.items())
+            detail = "; ".join(f"{name}: {why.splitlines()[0]}" for name, why in absent.items())
             raise GradingSetupError(
                 f"No se califica: faltan en la caché {root} los datos que usan las pruebas ({detail}). "
                 "Ejecute «curso datos» (con conexión o con CURSO_DATA_MIRROR) y vuelva a calificar; "

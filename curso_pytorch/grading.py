@@ -21,8 +21,9 @@ from pathlib import Path
 
 from . import gradebook, sandbox, workers as pool
 from .autograde import Result, Task
-from .course import REASONS_FILE, CourseError, GradingSetupError, db_url, labs as course_labs, nbgrader_api, require_success
-from .data import data_root, provision
+from .course import REASONS_FILE, CourseError, GradingSetupError, db_url, nbgrader_api, require_success
+from .course import labs as course_labs
+from .data import data_root, missing
 from .submissions import submission_files, submissions
 
 
@@ -46,7 +47,9 @@ def grade(
     """Califica cada entrega, aislada, en ``workers`` procesos o en el clúster Dask ``scheduler``.
 
     Un fallo en una entrega no detiene las demás y siempre deja una nota (0 en lo que no se pudo
-    ejecutar) con su motivo. Solo este proceso escribe en el libro de calificaciones.
+    ejecutar) con su motivo; una carpeta que no es un laboratorio se informa y no se califica. Sin
+    los datos de las pruebas no se califica a nadie (``GradingSetupError``). Solo este proceso
+    escribe en el libro de calificaciones.
     """
     course_dir = Path(course_dir).resolve()
     pending, skipped = [], []
@@ -110,9 +113,9 @@ def prepare_data(course_dir: Path) -> Path:
     """Deja los datos en la caché del curso antes de calificar (dentro de la caja solo se leen) y
     devuelve su carpeta. Si falta alguno, no se califica: ``GradingSetupError``."""
     root = data_root(course=course_dir).resolve()
-    missing = {name: why for name, why in provision(root=root).items() if why != "listo"}
-    if missing:
-        detail = "\n".join(f"- {name}: {why}" for name, why in missing.items())
+    absent = missing(root=root)
+    if absent:
+        detail = "\n".join(f"- {name}: {why}" for name, why in absent.items())
         raise GradingSetupError(
             f"No se califica: faltan en la caché {root} los datos que usan las pruebas, y sin ellos "
             f"todos los alumnos sacarían 0. No se ha escrito ninguna nota.\n{detail}"

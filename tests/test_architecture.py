@@ -7,6 +7,8 @@ import ast
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "curso_pytorch"
 
 
@@ -63,18 +65,10 @@ def test_the_checker_sees_a_cycle(tmp_path, monkeypatch):
     (tmp_path / "a.py").write_text("from . import b\n")
     (tmp_path / "b.py").write_text("from .a import _x\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path)
-    try:
+    with pytest.raises(AssertionError, match="a -> b -> a"):
         test_no_import_cycles()
-    except AssertionError as error:
-        assert "a -> b -> a" in str(error)
-    else:
-        raise AssertionError("no se detectó el ciclo")
-    try:
+    with pytest.raises(AssertionError, match="_x"):
         test_no_private_names_across_modules()
-    except AssertionError as error:
-        assert "_x" in str(error)
-    else:
-        raise AssertionError("no se detectó el nombre privado")
 
 
 def test_grading_commands_use_one_worker_per_core_by_default(monkeypatch):
