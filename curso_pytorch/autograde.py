@@ -28,6 +28,7 @@ import nbformat
 from .course import GradingSetupError, grade_id, is_test_cell, lab_notebooks, nbgrader_api
 
 MAX_RETURNED_BYTES = 20 * 2**20  # archivos del alumno (no cuadernos) que vuelven al curso
+MAX_NOTEBOOK_BYTES = 32 * 2**20  # un cuaderno calificado (la salida de cada celda ya va recortada)
 
 
 @dataclass
@@ -264,6 +265,8 @@ def _collect(folder: Path, budget: int = MAX_RETURNED_BYTES) -> dict[str, bytes]
     files = {}
     for path in paths:
         size = path.stat().st_size
+        if path.suffix == ".ipynb" and size > MAX_NOTEBOOK_BYTES:
+            continue  # su nota ya está en el libro; el motivo, en las celdas
         if path.suffix == ".ipynb" or size <= budget:
             files[str(path.relative_to(folder))] = path.read_bytes()
             budget -= size

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -91,12 +90,6 @@ def cmd_comprobar(args) -> int:
     return 0
 
 
-def _clean(text: str) -> str:
-    """Sin secuencias ANSI ni caracteres de control (los pudo escribir un alumno) en la terminal."""
-    text = re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]", "", str(text))
-    return "".join(ch if ch.isprintable() else " " for ch in text)
-
-
 def cmd_calificar(args) -> int:
     _check_lab(args)
     _check_student(args)
@@ -106,12 +99,12 @@ def cmd_calificar(args) -> int:
         return 0
     for outcome in outcomes:
         if outcome.message:
-            print(f"  {outcome.lab} · {outcome.student}: {_clean(outcome.message)}")
+            print(f"  {outcome.lab} · {outcome.student}: {course.printable(outcome.message)}")
         lost = [c for c in outcome.result.cells if c.score < c.max_score] if outcome.result else []
         for cell in lost:
             if cell.reason != outcome.message:
                 print(f"  {outcome.lab} · {outcome.student} · {cell.grade_id}: "
-                      f"{cell.score:g}/{cell.max_score:g} — {_clean(cell.reason)}")
+                      f"{cell.score:g}/{cell.max_score:g} — {course.printable(cell.reason)}")
     failed = [o for o in outcomes if not o.ok]
     print(f"Calificadas {len(outcomes) - len(failed)} de {len(outcomes)} entregas.")
     refreshed = feedback.refresh_stale(args.curso)

@@ -9,6 +9,7 @@ marcas de soluciones y pruebas ocultas, y cómo se reconoce una celda calificada
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -28,6 +29,13 @@ class CourseError(RuntimeError):
 class GradingSetupError(CourseError):
     """La preparación de quien califica está incompleta (faltan datos, por ejemplo): no se
     califica a nadie, para que ningún alumno saque un 0 que no es suyo."""
+
+
+def printable(text) -> str:
+    """Sin secuencias ANSI ni caracteres de control: lo que se imprime en la terminal de quien
+    califica puede venir de un alumno (el mensaje de una excepción, el nombre de un archivo)."""
+    text = re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]", "", str(text))
+    return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
 # --------------------------------------------------------------------------- celdas

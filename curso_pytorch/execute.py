@@ -13,6 +13,7 @@ Sobre el ``Execute`` de nbgrader añade:
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import time
@@ -59,6 +60,18 @@ def tampering_in(source: str) -> str | None:
     return None
 
 
+def remove_links(folder: Path) -> list[Path]:
+    """Quita los enlaces simbólicos de ``folder`` (sin seguirlos) y devuelve cuáles quitó."""
+    removed = []
+    for base, dirs, files in os.walk(folder, followlinks=False):
+        for name in [*dirs, *files]:
+            path = Path(base) / name
+            if path.is_symlink():
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
 def _forget_fresh_submission(resources) -> None:
     """Quita del libro la entrega que nbgrader acaba de crear, si aún no tiene ninguna nota (una
     entrega ya calificada conserva las suyas)."""
@@ -85,6 +98,7 @@ class SafeExecute(Execute):
     cpus = Float(Limits.cpus, help="Cuota de CPU en núcleos (0: sin cuota).").tag(config=True)
     notebook_seconds = Integer(1800, help="Tiempo total de un cuaderno (s).").tag(config=True)
     output_chars = Integer(100_000, help="Caracteres de salida guardados por celda.").tag(config=True)
+    error_chars = Integer(2_000, help="Caracteres del mensaje de un error (y de cada línea de su pila).").tag(config=True)
     data_dir = Unicode("", help="Caché de datos (solo lectura dentro de la caja).").tag(config=True)
 
     def __init__(self, *args, **kwargs):
@@ -138,6 +152,9 @@ class SafeExecute(Execute):
         finally:
             if self._sandbox_km is not None:
                 self._sandbox_km.release_sandbox()
+            # nbgrader escribe ahora el cuaderno calificado, fuera de la caja: por un enlace que
+            # dejara el alumno escribiría en cualquier archivo de la máquina.
+            remove_links(self._notebook_dir)
 
     def _death_reason(self) -> str:
         km = self._sandbox_km
@@ -210,7 +227,9 @@ class SafeExecute(Execute):
         content = msg.get("content", {})
         size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values())
         if msg.get("msg_type") == "error":
-            size = 0  # el error siempre se guarda: decide la nota de la celda
+            size = 0  # el error siempre se guarda (decide la nota de la celda), pero acotado
+            content["evalue"] = str(content.get("evalue", ""))[: self.error_chars]
+            content["traceback"] = [str(line)[: self.error_chars] for line in content.get("traceback", [])[-20:]]
         if size > self._output_left:
             if self._output_left >= 0:
                 outs.append(new_output("stream", name="stdout", text=f"\n[salida recortada: más de {self.output_chars} caracteres]\n"))

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
+from nbconvert.preprocessors.sanitize import SanitizeHTML
 from traitlets import Bool
 
 from .course import REASONS_FILE as REASONS, CourseError, lab_notebooks, nbgrader_api, require_success
@@ -79,6 +80,13 @@ def _explain_zero(course_dir: Path, student: str, lab: str) -> None:
             + "</body></html>\n"
         )
         (folder / f"{notebook.stem}.html").write_text(page, encoding="utf-8")
+
+
+class SanitizeStudentHTML(SanitizeHTML):
+    """El ``SanitizeHTML`` de nbconvert, activado: el HTML que escribió el alumno (markdown,
+    salidas) queda sin ``<script>`` ni atributos ``on...`` en la página de retroalimentación."""
+
+    enabled = Bool(True, help="nbconvert desactiva sus preprocesadores por defecto").tag(config=True)
 
 
 class ShortErrors(Preprocessor):

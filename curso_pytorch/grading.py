@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import gradebook, sandbox, workers as pool
 from .autograde import Result, Task
-from .course import REASONS_FILE, CourseError, GradingSetupError, db_url, nbgrader_api, require_success
+from .course import REASONS_FILE, CourseError, GradingSetupError, db_url, nbgrader_api, printable, require_success
 from .course import labs as course_labs
 from .data import data_root, missing
 from .submissions import submission_files, submissions
@@ -59,7 +59,7 @@ def grade(
         else:
             skipped.append(GradeOutcome(who, which, False, misnamed_lab(course_dir, which)))
     for outcome in skipped:
-        report(f"AVISO: submitted/{outcome.student}/{outcome.lab}: {outcome.message}; no se califica.")
+        report(printable(f"AVISO: submitted/{outcome.student}/{outcome.lab}: {outcome.message}; no se califica."))
     if not pending:
         return skipped
     url = db_url(course_dir)
@@ -86,9 +86,9 @@ def grade(
         gradebook.record(url, result)
         outcomes.append(GradeOutcome(result.student, result.lab, result.ok, result.problem, result))
         status = f"{result.score:g}/{result.max_score:g} puntos" if result.ok else f"ERROR: {result.problem}"
-        report(f"[{number}/{len(tasks)}] {result.lab} · {result.student}: {status} ({result.seconds:.0f} s)")
+        report(printable(f"[{number}/{len(tasks)}] {result.lab} · {result.student}: {status} ({result.seconds:.0f} s)"))
         for note in result.notes:
-            report(f"    {note}")
+            report(printable(f"    {note}"))
     failed = sum(not o.ok for o in outcomes)
     report(
         f"Resumen: {len(outcomes) - failed} entrega(s) calificada(s), {failed} con problemas, "

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from curso_pytorch import cli, course, gradebook, publish, submissions
-from tests.grading import REPO
+from tests.grading import REPO, variant_notebook
 
 LAB = "01_tensores"
 NB = f"{LAB}.ipynb"
@@ -163,6 +163,9 @@ def graded(tmp_path_factory, offline_data):
     submissions.submit(root, LAB, "tarde_renombrado", {f"{LAB} (1).ipynb": reference})
     (submissions.submit(root, LAB, "sin_cuaderno", {}) / "notas.txt").write_text("olvidé el cuaderno")
     submissions.submit(root, "01_tensore", "carpeta_mal", {NB: reference})
+    ansi = "def softmax(logits):\n    raise ValueError('\\x1b[2J\\x1b[31mpantalla borrada')\n"
+    folder = submissions.submit(root, LAB, "ansi", variant_notebook(root, LAB, {"softmax": ansi}))
+    (folder / "timestamp.txt").write_text((now - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
     run = _curso("--curso", str(root), "calificar", "--procesos", "2")
     run_feedback = _curso("--curso", str(root), "retroalimentacion")
     return {"root": root, "run": run, "feedback": run_feedback}
@@ -173,7 +176,12 @@ def test_misnamed_lab_folder_is_reported_and_the_rest_graded(graded):
     assert "submitted/carpeta_mal/01_tensore: «01_tensore» no es un laboratorio del curso" in out
     assert "¿quería decir «01_tensores»?" in out and graded["run"].returncode == 1
     students = {r.student for r in gradebook.grade_rows(graded["root"])}
-    assert students == {"a_tiempo", "tarde_renombrado", "sin_cuaderno"}
+    assert students == {"a_tiempo", "tarde_renombrado", "sin_cuaderno", "ansi"}
+
+
+def test_terminal_gets_no_control_characters_from_students(graded):
+    out = graded["run"].stdout
+    assert "pantalla borrada" in out and "\x1b" not in out
 
 
 def test_a_single_notebook_under_another_name_is_graded(graded):
