@@ -9,7 +9,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     IgnorePattern, LimitOutput, SaveAutoGrades)
 
 from curso_pytorch.execute import SafeExecute
-from curso_pytorch.feedback import ShortErrors
+from curso_pytorch.feedback import SanitizeStudentHTML, ShortErrors
 
 c = get_config()  # noqa: F821 (nbgrader define get_config al leer este archivo)
 
@@ -43,4 +43,6 @@ c.IgnorePattern.pattern = r"(UserWarning|FutureWarning|DeprecationWarning)"
 
 # La retroalimentación no muestra el código de las pruebas ocultas: ni en las celdas
 # (ClearHiddenTests) ni en las pilas de llamadas de sus errores (ShortErrors).
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortErrors, CSSHTMLHeaderPreprocessor]
+# Lo que escribió el alumno (markdown, salidas HTML) se limpia: sin <script> ni atributos on*.
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortErrors, SanitizeStudentHTML,
+                                      CSSHTMLHeaderPreprocessor]

@@ -11,7 +11,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from curso_pytorch import course  # noqa: E402
+from curso_pytorch import gradebook, publish, submissions  # noqa: E402
 
 # Configuración sin caja: el Execute de nbgrader tal cual (para medir lo que cuesta la caja).
 WITHOUT_SANDBOX = (
@@ -28,7 +28,7 @@ def make_course(root: Path, labs: list[str], extra_config: str = "") -> Path:
     for lab in labs:
         if not (root / "source" / lab).exists():
             shutil.copytree(REPO / "source" / lab, root / "source" / lab)
-        course.publish(root, lab)
+        publish.publish(root, lab)
     return root
 
 
@@ -38,9 +38,9 @@ def set_config(root: Path, extra_config: str) -> None:
 
 
 def submit_reference(root: Path, lab: str, student: str) -> None:
-    notebooks = {p.name: course.reference_notebook(root, lab, p.name)
+    notebooks = {p.name: submissions.reference_notebook(root, lab, p.name)
                  for p in sorted((root / "release" / lab).glob("*.ipynb"))}
-    course.submit(root, lab, student, notebooks)
+    submissions.submit(root, lab, student, notebooks)
 
 
 def machine() -> str:
@@ -51,5 +51,5 @@ def machine() -> str:
 
 
 def points(root: Path, lab: str, student: str) -> str:
-    scores = course.cell_scores(root, lab, student)
+    scores = gradebook.cell_scores(root, lab, student)
     return f"{sum(s for s, _ in scores.values()):g}/{sum(m for _, m in scores.values()):g}"

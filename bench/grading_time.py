@@ -20,7 +20,7 @@ from pathlib import Path
 
 from common import REPO, machine, make_course, points, submit_reference
 
-from curso_pytorch import course
+from curso_pytorch import course, grading
 
 
 def main() -> int:
@@ -39,7 +39,7 @@ def main() -> int:
             for _ in range(args.repeticiones):
                 submit_reference(root, lab, "referencia")
                 start = time.perf_counter()
-                outcome = course.grade(root, lab, "referencia", report=lambda line: None)
+                outcome = grading.grade(root, lab, "referencia", report=lambda line: None)
                 times.append(time.perf_counter() - start)
                 if not outcome[0].ok:
                     print(f"{lab}: ERROR {outcome[0].message}")

@@ -19,14 +19,14 @@ from pathlib import Path
 
 from common import REPO, WITHOUT_SANDBOX, machine, make_course, points, set_config, submit_reference
 
-from curso_pytorch import course, sandbox
+from curso_pytorch import course, grading, sandbox
 
 
 def _time(root: Path, lab: str, config: str) -> float:
     set_config(root, config)
     submit_reference(root, lab, "referencia")
     start = time.perf_counter()
-    outcome = course.grade(root, lab, "referencia", report=lambda line: None)
+    outcome = grading.grade(root, lab, "referencia", report=lambda line: None)
     elapsed = time.perf_counter() - start
     if not outcome[0].ok:
         print(f"  {lab}: ERROR {outcome[0].message}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from common import machine, make_course, submit_reference
 
-from curso_pytorch import course
+from curso_pytorch import gradebook, grading
 
 
 def main() -> int:
@@ -36,9 +36,9 @@ def main() -> int:
             submit_reference(root, args.lab, student)
         for workers in args.procesos:
             start = time.perf_counter()
-            course.grade(root, args.lab, workers=workers, report=lambda line: None)
+            grading.grade(root, args.lab, workers=workers, report=lambda line: None)
             elapsed = time.perf_counter() - start
-            scores = {s: course.cell_scores(root, args.lab, s) for s in students}
+            scores = {s: gradebook.cell_scores(root, args.lab, s) for s in students}
             if first_scores is None:
                 first_scores = scores
             same = "" if scores == first_scores else "  ¡NOTAS DISTINTAS!"

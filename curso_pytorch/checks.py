@@ -12,6 +12,8 @@ import warnings
 
 import torch
 
+from .notebook import apply_strict_warnings, best_device  # noqa: F401 (best_device: para las pruebas)
+
 
 class CheckFailed(AssertionError):
     """Una comprobación de la calificación automática no se cumplió."""
@@ -27,8 +29,6 @@ def check(description: str):
     También silencia los avisos (nbgrader pone a 0 una celda que escribe en stderr), salvo los de
     APIs obsoletas cuando ``CURSO_STRICT_WARNINGS`` pide tratarlos como errores (pruebas y CI).
     """
-    from .notebook import apply_strict_warnings
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -72,10 +72,6 @@ def scalar_close(actual, expected, *, rel=1e-4, abs_=1e-6, what="el valor") -> N
         raise CheckFailed(f"{what} debe ser un número, no {type(actual).__name__}.")
     if not math.isfinite(actual) or not math.isclose(actual, expected, rel_tol=rel, abs_tol=abs_):
         raise CheckFailed(f"{what} vale {actual:.6g}; se esperaba {expected:.6g}.")
-
-
-def best_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 FORBIDDEN_MODULES = ("nn", "F", "functional", "optim")

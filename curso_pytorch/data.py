@@ -84,13 +84,14 @@ def course_root(start: Path | None = None) -> Path | None:
     return None
 
 
-def data_root(root: str | os.PathLike | None = None) -> Path:
-    """Carpeta de la caché: ``root``, ``$CURSO_DATA_DIR``, ``<curso>/data`` o ``./data``."""
+def data_root(root: str | os.PathLike | None = None, course: str | os.PathLike | None = None) -> Path:
+    """Carpeta de la caché (la única decisión de dónde está): ``root``, ``$CURSO_DATA_DIR``,
+    ``<curso>/data`` (``course`` o el curso que contiene la carpeta actual) o ``./data``."""
     if root is not None:
         return Path(root)
     if os.environ.get(DATA_DIR_ENV):
         return Path(os.environ[DATA_DIR_ENV])
-    course = course_root()
+    course = Path(course) if course is not None else course_root()
     return course / "data" if course else Path.cwd() / "data"
 
 
@@ -381,6 +382,11 @@ def make_loader(images, labels, batch_size=256, shuffle=False, seed=None, drop_l
         generator=generator,
         drop_last=drop_last,
     )
+
+
+def missing(names=("mnist", "cifar10"), root=None) -> dict[str, str]:
+    """Los conjuntos que no se pudieron dejar en la caché, con el motivo (vacío: todos listos)."""
+    return {name: why for name, why in provision(names, root).items() if why != "listo"}
 
 
 def provision(names=("mnist", "cifar10"), root=None) -> dict[str, str]:

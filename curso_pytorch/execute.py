@@ -24,8 +24,9 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer, Unicode
 
-from .course import is_test_cell
-from .sandbox import Limits, SandboxKernelManager
+from .course import GradingSetupError, is_test_cell
+from .data import course_root, data_root, missing
+from .sandbox import Limits, SandboxKernelManager, oom_killed
 
 GUARD = "__curso_integridad__"
 KERNEL_SETUP = f"import curso_pytorch.integrity as {GUARD}; {GUARD}.snapshot()"
@@ -59,6 +60,36 @@ def tampering_in(source: str) -> str | None:
     return None
 
 
+def remove_links(folder: Path) -> list[Path]:
+    """Quita los enlaces simbólicos de ``folder`` (sin seguirlos) y devuelve cuáles quitó."""
+    removed = []
+    for base, dirs, files in os.walk(folder, followlinks=False):
+        for name in [*dirs, *files]:
+            path = Path(base) / name
+            if path.is_symlink():
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def _forget_fresh_submission(resources) -> None:
+    """Quita del libro la entrega que nbgrader acaba de crear, si aún no tiene ninguna nota (una
+    entrega ya calificada conserva las suyas)."""
+    info = resources.get("nbgrader") or {}
+    if not {"db_url", "assignment", "student"} <= set(info):
+        return
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(info["db_url"]) as gb:
+        try:
+            submission = gb.find_submission(info["assignment"], info["student"])
+        except MissingEntry:
+            return
+        grades = [g for notebook in submission.notebooks for g in notebook.grades]
+        if all(g.auto_score is None and g.manual_score is None for g in grades):
+            gb.remove_submission(info["assignment"], info["student"])
+
+
 class SafeExecute(Execute):
     memory_mb = Integer(Limits.memory_mb, help="Memoria del núcleo (MB).").tag(config=True)
     cpu_seconds = Integer(Limits.cpu_seconds, help="Tiempo de CPU del núcleo (s).").tag(config=True)
@@ -67,6 +98,7 @@ class SafeExecute(Execute):
     cpus = Float(Limits.cpus, help="Cuota de CPU en núcleos (0: sin cuota).").tag(config=True)
     notebook_seconds = Integer(1800, help="Tiempo total de un cuaderno (s).").tag(config=True)
     output_chars = Integer(100_000, help="Caracteres de salida guardados por celda.").tag(config=True)
+    error_chars = Integer(2_000, help="Caracteres del mensaje de un error (y de cada línea de su pila).").tag(config=True)
     data_dir = Unicode("", help="Caché de datos (solo lectura dentro de la caja).").tag(config=True)
 
     def __init__(self, *args, **kwargs):
@@ -78,21 +110,28 @@ class SafeExecute(Execute):
     # ------------------------------------------------------------------ núcleo
 
     def create_kernel_manager(self):
-        from .data import course_root, data_root
-
         km = super().create_kernel_manager()
         km.limits = Limits(self.memory_mb, self.cpu_seconds, self.processes, self.file_mb, self.cpus)
-        # La caché: la que indique quien califica, $CURSO_DATA_DIR o data/ del curso del cuaderno.
-        if self.data_dir:
-            root = Path(self.data_dir)
-        elif os.environ.get("CURSO_DATA_DIR"):
-            root = data_root()
-        else:
-            course = course_root(self._notebook_dir)
-            root = course / "data" if course else data_root()
-        km.course_data_dir = root.resolve() if root.is_dir() else None
+        km.course_data_dir = self._data_dir
         self._sandbox_km = km
         return km
+
+    def _ready_data(self, resources) -> Path:
+        """La caché de datos, llena antes de que arranque el núcleo (aquí fuera, con la red o el
+        espejo de quien califica; dentro de la caja solo se lee). Si no se puede llenar, no se
+        califica: ``GradingSetupError``, y la entrega no queda en el libro de calificaciones."""
+        # La caché: la que indique quien califica, $CURSO_DATA_DIR o data/ del curso del cuaderno.
+        root = data_root(self.data_dir or None, course=course_root(self._notebook_dir)).resolve()
+        absent = missing(root=root)
+        if absent:
+            _forget_fresh_submission(resources)
+            detail = "; ".join(f"{name}: {why.splitlines()[0]}" for name, why in absent.items())
+            raise GradingSetupError(
+                f"No se califica: faltan en la caché {root} los datos que usan las pruebas ({detail}). "
+                "Ejecute «curso datos» (con conexión o con CURSO_DATA_MIRROR) y vuelva a calificar; "
+                "no se ha escrito ninguna nota."
+            )
+        return root
 
     def preprocess(self, nb, resources=None, km=None):
         self._stopped = None
@@ -102,6 +141,7 @@ class SafeExecute(Execute):
         self._tampering = None
         self._output_left = self.output_chars
         self._timed_out = False
+        self._data_dir = self._ready_data(resources or {})
         for cell in nb.cells:
             if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
                 found = tampering_in(cell.source)
@@ -112,6 +152,9 @@ class SafeExecute(Execute):
         finally:
             if self._sandbox_km is not None:
                 self._sandbox_km.release_sandbox()
+            # nbgrader escribe ahora el cuaderno calificado, fuera de la caja: por un enlace que
+            # dejara el alumno escribiría en cualquier archivo de la máquina.
+            remove_links(self._notebook_dir)
 
     def _death_reason(self) -> str:
         km = self._sandbox_km
@@ -123,8 +166,6 @@ class SafeExecute(Execute):
                 if code is not None:
                     break
                 time.sleep(0.1)
-        from .sandbox import oom_killed
-
         if km is not None and oom_killed(km.cgroups):
             return f"el núcleo se quedó sin memoria (límite: {self.memory_mb} MB)"
         if code is not None:
@@ -186,7 +227,9 @@ class SafeExecute(Execute):
         content = msg.get("content", {})
         size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values())
         if msg.get("msg_type") == "error":
-            size = 0  # el error siempre se guarda: decide la nota de la celda
+            size = 0  # el error siempre se guarda (decide la nota de la celda), pero acotado
+            content["evalue"] = str(content.get("evalue", ""))[: self.error_chars]
+            content["traceback"] = [str(line)[: self.error_chars] for line in content.get("traceback", [])[-20:]]
         if size > self._output_left:
             if self._output_left >= 0:
                 outs.append(new_output("stream", name="stdout", text=f"\n[salida recortada: más de {self.output_chars} caracteres]\n"))

@@ -91,6 +91,11 @@ def apply_strict_warnings() -> bool:
 # --------------------------------------------------------------------------- preparación
 
 
+def best_device() -> torch.device:
+    """``cuda`` si hay GPU; si no, ``cpu``."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def setup(seed: int = 0, verbose: bool = True) -> torch.device:
     """Fija semillas y elige dispositivo (``cuda`` si hay GPU, si no ``cpu``).
 
@@ -99,7 +104,7 @@ def setup(seed: int = 0, verbose: bool = True) -> torch.device:
     """
     apply_strict_warnings()
     seed_everything(seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = best_device()
     if verbose:
         from .data import data_root
 

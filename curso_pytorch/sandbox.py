@@ -151,12 +151,27 @@ def remove_cgroups(cgroups: list[str]) -> None:
 # --------------------------------------------------------------------------- la caja
 
 
-def _readonly_paths() -> list[str]:
-    """Lo que el núcleo necesita leer: sistema, Python, entorno virtual y paquete del curso."""
+def package_dir() -> Path:
+    """La carpeta del paquete del curso que usa quien califica (la del entorno o la copia de una
+    carpeta de curso): el núcleo importa esa misma (``import_path_variables``)."""
     import curso_pytorch
 
+    return Path(curso_pytorch.__file__).resolve().parent
+
+
+def import_path_variables() -> dict[str, str]:
+    """``PYTHONPATH`` del núcleo: primero la carpeta que contiene el paquete de quien califica,
+    para que el núcleo no importe otra copia (la instalada, si se califica desde una copia del
+    curso con su propio ``curso_pytorch/``). En la caja solo se ve el paquete, no lo que lo rodea."""
+    parent = str(package_dir().parent)
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != parent]
+    return {"PYTHONPATH": os.pathsep.join([parent, *rest])}
+
+
+def _readonly_paths() -> list[str]:
+    """Lo que el núcleo necesita leer: sistema, Python, entorno virtual y paquete del curso."""
     paths = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/sys"]
-    paths += [sys.base_prefix, sys.prefix, str(Path(curso_pytorch.__file__).resolve().parent)]
+    paths += [sys.base_prefix, sys.prefix, str(package_dir())]
     # El python del entorno virtual puede ser un enlace a otra instalación.
     paths.append(str(Path(sys.executable).resolve().parents[1]))
     return paths
@@ -172,6 +187,9 @@ def thread_variables(limits: Limits) -> dict[str, str]:
 
 
 def bubblewrap_args(workdir: Path, runtime_dir: Path, data_dir: Path | None) -> list[str]:
+    # Aquí y no arriba: el lanzador de la caja no debe importar torch (lo importa la capa de datos).
+    from .data import DATA_DIR_ENV, MIRROR_ENV
+
     # El /tmp privado va primero: lo que se monte después encima (un entorno virtual o un curso
     # que vivan en /tmp) sigue visible.
     args = ["bwrap", "--die-with-parent", "--unshare-all", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
@@ -183,13 +201,13 @@ def bubblewrap_args(workdir: Path, runtime_dir: Path, data_dir: Path | None) -> 
     for device in sorted(Path("/dev").glob("nvidia*")):  # la GPU, si la hay
         args += ["--dev-bind", str(device), str(device)]
     if data_dir is not None and data_dir.is_dir():
-        args += ["--ro-bind", str(data_dir), str(data_dir), "--setenv", "CURSO_DATA_DIR", str(data_dir)]
+        args += ["--ro-bind", str(data_dir), str(data_dir), "--setenv", DATA_DIR_ENV, str(data_dir)]
     args += ["--bind", str(runtime_dir), str(runtime_dir), "--bind", str(workdir), str(workdir)]
     home = "/tmp/casa"
     args += ["--dir", home, "--setenv", "HOME", home, "--setenv", "MPLCONFIGDIR", f"{home}/.matplotlib"]
     args += ["--setenv", "IPYTHONDIR", f"{home}/.ipython", "--setenv", "TMPDIR", "/tmp"]
     # Con --unshare-pid el núcleo no ve a su padre: sin esta variable no se cierra solo.
-    args += ["--unsetenv", "JPY_PARENT_PID", "--unsetenv", "CURSO_DATA_MIRROR"]
+    args += ["--unsetenv", "JPY_PARENT_PID", "--unsetenv", MIRROR_ENV]
     # Dentro, el alumno es «nobody» y no ve las contraseñas del sistema.
     args += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL"]
     for secret in ("/etc/shadow", "/etc/gshadow"):
@@ -280,7 +298,7 @@ class SandboxKernelManager(AsyncKernelManager):
         if _is_root():
             self.cgroups = make_cgroups(self.limits)
             spec["cgroups"] = self.cgroups
-        spec["env"] = thread_variables(self.limits)
+        spec["env"] = {**thread_variables(self.limits), **import_path_variables()}
         if self.isolated:
             # Las señales de fuera no llegan al núcleo en su espacio de PID: se interrumpe
             # con un mensaje y es el propio núcleo quien se manda SIGINT.

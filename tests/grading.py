@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from curso_pytorch import course
+from curso_pytorch import gradebook, grading, publish, submissions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def variant_notebook(course_dir: Path, lab: str, changes: dict) -> dict[str, nbf
     """La solución de referencia de ``lab`` con las celdas de respuesta de ``changes`` modificadas."""
     notebooks = {}
     for path in sorted((course_dir / "release" / lab).glob("*.ipynb")):
-        nb = course.reference_notebook(course_dir, lab, path.name)
+        nb = submissions.reference_notebook(course_dir, lab, path.name)
         pending = dict(changes)
         for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -49,16 +49,16 @@ def grade_variants(root: Path, lab: str, variants: dict[str, dict]) -> dict[str,
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "nbgrader_config.py", root)
     shutil.copytree(REPO / "source" / lab, root / "source" / lab)
-    course.publish(root, lab)
+    publish.publish(root, lab)
     release = {p.name: nbformat.read(p, as_version=4) for p in sorted((root / "release" / lab).glob("*.ipynb"))}
-    course.submit(root, lab, "referencia", variant_notebook(root, lab, {}))
-    course.submit(root, lab, "en_blanco", release)
+    submissions.submit(root, lab, "referencia", variant_notebook(root, lab, {}))
+    submissions.submit(root, lab, "en_blanco", release)
     for student, changes in variants.items():
-        course.submit(root, lab, student, variant_notebook(root, lab, changes))
-    outcomes = course.grade(root, lab, report=lambda line: None)
+        submissions.submit(root, lab, student, variant_notebook(root, lab, changes))
+    outcomes = grading.grade(root, lab, report=lambda line: None)
     failed = [o for o in outcomes if not o.ok]
     assert not failed, f"el calificador falló: {failed}"
-    return {student: course.cell_scores(root, lab, student) for student, _ in course.submissions(root, lab)}
+    return {student: gradebook.cell_scores(root, lab, student) for student, _ in submissions.submissions(root, lab)}
 
 
 def autograded_errors(root: Path, lab: str, student: str) -> list[str]:

@@ -449,6 +449,22 @@ GLOSSARY_RULES: tuple[GlossaryRule, ...] = (
                  "confusion matrix es «matriz de confusión»", after="matriz de confusión"),
 )
 
+# Términos que el curso usa de una sola forma (una variante por concepto). Hoy se aplican a las
+# lecciones, al README y a los mensajes del paquete; algunos laboratorios de source/ todavía usan la
+# otra variante (TP/TN en 06, «hiperparámetros» en 07). Cuando la cambien, estas reglas pasan a
+# GLOSSARY_RULES, que se aplica a todos los cuadernos.
+TERM_RULES: tuple[GlossaryRule, ...] = (
+    GlossaryRule(r"(?-i:\b(?:TP|TN)\b)", "VP/VN",
+                 "true positives/negatives son «verdaderos positivos (VP)» y «verdaderos negativos (VN)»; "
+                 "las siglas inglesas, solo en una frase que diga que son las inglesas",
+                 sentence=r"\ben inglés\b"),
+    GlossaryRule(r"\bhiper-?par[aá]metros?\b|" + _english("hyper-?parameters?"), "metaparámetros",
+                 "hyperparameters son «metaparámetros»", after="metaparámetros?"),
+    GlossaryRule(_english("embeddings?"), "incrustaciones",
+                 "embedding es «incrustación» (la clase `nn.Embedding`, como código)", after="incrustaci(?:ón|ones)"),
+    GlossaryRule(_english("buffers?"), "búferes", "buffer es «búfer» (plural «búferes»)", after="búfer(?:es)?"),
+)
+
 _SENTENCE_END = re.compile(r"[.!?;:\n]\s")
 
 
@@ -478,7 +494,7 @@ def glossary_problems(fragments: list[Fragment], code_words: set[str] = frozense
 
 # --------------------------------------------------------------------------- higiene
 
-# Los metadatos que deja ``course.normalize_notebook``: nada que dependa de la máquina o del
+# Los metadatos que deja ``publish.normalize_notebook``: nada que dependa de la máquina o del
 # programa con que se editó el cuaderno.
 NOTEBOOK_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},

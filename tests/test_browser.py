@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from curso_pytorch import course
+from curso_pytorch import course, publish, submissions
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("CURSO_CHROMIUM", "/usr/bin/chromium"))
@@ -61,7 +61,7 @@ def screenshots(tmp_path) -> Path:
 @pytest.fixture
 def jupyter_lab(course_copy, tmp_path):
     """JupyterLab en 127.0.0.1 (puerto libre, con token) sobre una copia del curso publicada."""
-    course.publish(course_copy)  # release/ y el libro de calificaciones que lee el Formgrader
+    publish.publish(course_copy)  # release/ y el libro de calificaciones que lee el Formgrader
     home = tmp_path / "jupyter"
     for name, values in LAB_SETTINGS.items():
         path = home / "settings" / name
@@ -149,7 +149,7 @@ def _reference_solution() -> tuple[int, str]:
     release = nbformat.read(REPO / "release" / LAB / notebook, as_version=4)
     index = next(i for i, c in enumerate(release.cells)
                  if c.metadata.get("nbgrader", {}).get("grade_id") == ANSWER)
-    solution = course.reference_notebook(REPO, LAB, notebook).cells[index].source
+    solution = submissions.reference_notebook(REPO, LAB, notebook).cells[index].source
     return index, solution
 
 

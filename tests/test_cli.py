@@ -52,22 +52,22 @@ def test_grading_with_no_submissions(course_copy, capsys):
 
 def test_broken_submissions_are_explained_and_do_not_stop_the_batch(tmp_path, offline_data):
     """Un cuaderno vacío o con JSON roto se informa en español; los demás se califican."""
-    from curso_pytorch import course
+    from curso_pytorch import gradebook, grading, publish, submissions
 
     root = tmp_path / "curso"
     root.mkdir()
     shutil.copy(REPO / "nbgrader_config.py", root)
     shutil.copytree(REPO / "source" / "01_tensores", root / "source" / "01_tensores")
-    course.publish(root, "01_tensores")
+    publish.publish(root, "01_tensores")
     name = "01_tensores.ipynb"
-    reference = course.reference_notebook(root, "01_tensores", name)
+    reference = submissions.reference_notebook(root, "01_tensores", name)
     for student in ("bueno", "roto", "vacio"):
-        course.submit(root, "01_tensores", student, {name: reference})
+        submissions.submit(root, "01_tensores", student, {name: reference})
     (root / "submitted/roto/01_tensores" / name).write_text('{"cells": [ esto no es json')
     (root / "submitted/vacio/01_tensores" / name).write_text("")
-    outcomes = {o.student: o for o in course.grade(root, report=lambda line: None)}
+    outcomes = {o.student: o for o in grading.grade(root, report=lambda line: None)}
     assert outcomes["bueno"].ok
     assert "no es JSON válido" in outcomes["roto"].message
     assert "está vacío" in outcomes["vacio"].message
-    scores = course.cell_scores(root, "01_tensores", "bueno")
+    scores = gradebook.cell_scores(root, "01_tensores", "bueno")
     assert sum(s[0] for s in scores.values()) == 12

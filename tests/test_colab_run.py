@@ -26,7 +26,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from curso_pytorch import course
+from curso_pytorch import course, submissions
 
 REPO = Path(__file__).resolve().parents[1]
 LABS = course.labs(REPO)
@@ -192,7 +192,7 @@ class ColabRun:
         # (sin pruebas ocultas: release/ no las tiene; las pruebas visibles sí se ejecutan).
         start = time.perf_counter()
         for path in sorted((REPO / "release" / lab).glob("*.ipynb")):
-            nb = course.reference_notebook(REPO, lab, path.name)
+            nb = submissions.reference_notebook(REPO, lab, path.name)
             client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="colab", allow_errors=False,
                                     resources={"metadata": {"path": str(work)}})
             try:

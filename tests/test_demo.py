@@ -13,6 +13,8 @@ import nbformat
 
 from curso_pytorch import course
 
+from tests import leaks
+
 
 def test_demo_end_to_end(course_copy):
     run = subprocess.run(
@@ -40,7 +42,7 @@ def test_demo_end_to_end(course_copy):
         # Las líneas ocultas que no aparecen en ningún otro lugar del cuaderno del alumno.
         release = nbformat.read(course_copy / "release" / lab / f"{lab}.ipynb", as_version=4)
         visible = "\n".join(cell.source for cell in release.cells)
-        secret = [line for line in course.hidden_test_snippets(course_copy, lab) if line not in visible]
+        secret = [line for line in leaks.hidden_test_snippets(course_copy, lab) if line not in visible]
         assert secret
         for student in ("referencia", "en_blanco"):
             page = (course_copy / "feedback" / student / lab / f"{lab}.html").read_text(encoding="utf-8")

@@ -5,7 +5,6 @@ kernel python3) la prueba test_quality.py para todos los cuadernos."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -86,7 +85,7 @@ def test_runs_top_to_bottom(name, tmp_path, monkeypatch, record_property):
     from nbclient.exceptions import CellExecutionError
 
     # El núcleo hereda el entorno: datos sin conexión (conftest) y una caché de torch temporal
-    # (la lección 08 intenta descargar pesos de ResNet-18; sin red falla y sigue con aleatorios).
+    # (la lección 08 intenta descargar pesos de ResNet-18 en su parte opcional; sin red la omite).
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 
-from curso_pytorch import course
+from curso_pytorch import course, gradebook, grading, publish, submissions
 from tests.grading import REPO, variant_notebook
 
 LAB = "01_tensores"
@@ -30,15 +30,15 @@ def _make_course(root, extra_config: str = ""):
     root.mkdir(parents=True)
     (root / "nbgrader_config.py").write_text((REPO / "nbgrader_config.py").read_text() + extra_config)
     shutil.copytree(REPO / "source" / LAB, root / "source" / LAB)
-    course.publish(root, LAB)
-    course.submit(root, LAB, "referencia", variant_notebook(root, LAB, {}))
-    course.submit(root, LAB, "en_blanco", {NB: nbformat.read(root / "release" / LAB / NB, as_version=4)})
-    course.submit(root, LAB, "softmax_dim0", variant_notebook(root, LAB, SOFTMAX_DIM0))
+    publish.publish(root, LAB)
+    submissions.submit(root, LAB, "referencia", variant_notebook(root, LAB, {}))
+    submissions.submit(root, LAB, "en_blanco", {NB: nbformat.read(root / "release" / LAB / NB, as_version=4)})
+    submissions.submit(root, LAB, "softmax_dim0", variant_notebook(root, LAB, SOFTMAX_DIM0))
     return root
 
 
 def _scores(root):
-    return {s: course.cell_scores(root, LAB, s) for s in EXPECTED}
+    return {s: gradebook.cell_scores(root, LAB, s) for s in EXPECTED}
 
 
 def _totals(scores):
@@ -52,15 +52,15 @@ def sqlite_course(tmp_path_factory):
 
 def test_parallel_and_dask_match_sequential(sqlite_course, dask_scheduler):
     root = sqlite_course
-    course.grade(root, LAB, workers=1, report=lambda line: None)
+    grading.grade(root, LAB, workers=1, report=lambda line: None)
     sequential = _scores(root)
     assert _totals(sequential) == EXPECTED
     lines = []
-    course.grade(root, LAB, workers=2, report=lines.append)
+    grading.grade(root, LAB, workers=2, report=lines.append)
     assert _scores(root) == sequential
     assert any("2 proceso(s)" in line for line in lines) and any(line.startswith("Resumen:") for line in lines)
     lines = []
-    outcomes = course.grade(root, LAB, scheduler=dask_scheduler, report=lines.append)
+    outcomes = grading.grade(root, LAB, scheduler=dask_scheduler, report=lines.append)
     assert _scores(root) == sequential
     assert any("clúster" in line for line in lines)
     # Las entregas se repartieron entre los dos trabajadores del clúster.

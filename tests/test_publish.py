@@ -8,7 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from curso_pytorch import course
+from curso_pytorch import course, publish
+
+from tests import leaks
 
 REPO = Path(__file__).resolve().parents[1]
 LABS = course.labs(REPO)
@@ -27,7 +29,7 @@ def test_every_lab_has_a_release():
 
 
 def test_release_matches_source():
-    problems = course.stale_release(REPO)
+    problems = publish.stale_release(REPO)
     assert not problems, "release/ está desactualizado; ejecuta «curso publicar»:\n" + "\n".join(problems)
 
 
@@ -39,10 +41,10 @@ def test_no_solution_or_hidden_test_reaches_students(lab):
     graded = [c for c in _cells(lab) if c.metadata.get("nbgrader", {}).get("grade")]
     assert answers and graded
     answer_text = "\n".join(c.source for c in answers)
-    for line in course.solution_snippets(REPO, lab):
+    for line in leaks.solution_snippets(REPO, lab):
         assert line not in answer_text, f"línea de la solución en release/: {line}"
     test_text = "\n".join(c.source for c in graded)
-    for line in course.hidden_test_snippets(REPO, lab):
+    for line in leaks.hidden_test_snippets(REPO, lab):
         assert line not in test_text, f"línea de una prueba oculta en release/: {line}"
 
 

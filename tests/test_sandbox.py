@@ -20,7 +20,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from curso_pytorch import course, sandbox
+from curso_pytorch import course, feedback, gradebook, grading, publish, sandbox, submissions
+
+from tests import leaks
 from tests.grading import REPO, variant_notebook
 
 LAB = "01_tensores"
@@ -79,6 +81,13 @@ ATTACKS = {
                                "torch.Tensor.__gt__ = lambda self, other: torch.zeros((), dtype=torch.bool)", "modificó"),
     "parchea_semilla": ("torch.manual_seed = lambda s: torch.default_generator\nimport random\nrandom.seed = lambda *a: None", "", ""),
     "parchea_sys_exit": ("import sys\nsys.exit = lambda *a: None", "", ""),
+    # Lo que hace quien califica fuera de la caja ({objetivo}: un archivo de la máquina)
+    "enlace_al_anfitrion": ("import os\nos.remove('01_tensores.ipynb')\nos.symlink('{objetivo}', '01_tensores.ipynb')",
+                            "", ""),
+    "html_hostil": ("from IPython.display import HTML, display\n"
+                    "display(HTML('<script>window.robado = 1</script><img src=x onerror=\"window.robado = 2\">'))",
+                    "", ""),
+    "error_enorme": ("", "raise ValueError('x' * 10_000_000)", "ValueError"),
 }
 
 
@@ -112,6 +121,11 @@ def _reordered(nb):
     nb.cells = rest[:3] + tests + rest[3:]
 
 
+def _hostile_markdown(nb):
+    nb.cells.insert(2, nbformat.v4.new_markdown_cell(
+        '<script>window.robado = 3</script>\n\n<img src="x" onerror="window.robado = 4"> texto'))
+
+
 def _metadata(nb):
     for c in _test_cells(nb):
         c.metadata["nbgrader"]["points"] = 100
@@ -126,10 +140,12 @@ NOTEBOOK_EDITS = {
     "celdas_prueba_duplicadas": _duplicated,
     "celdas_reordenadas": _reordered,
     "ids_y_metadatos_cambiados": _metadata,
+    "markdown_hostil": _hostile_markdown,
 }
 # Alumno -> (archivos entregados, motivo esperado en el problema de la entrega).
 BROKEN_FILES = {
-    "cuaderno_renombrado": ({"copia.ipynb": None}, "falta el cuaderno"),
+    # Con un solo cuaderno de otro nombre se califica ese (tests/test_instructor.py); con dos, no.
+    "cuadernos_renombrados": ({"copia.ipynb": None, "otra copia.ipynb": None}, "falta el cuaderno"),
     "json_invalido": ({NB: b'{"cells": [ esto no es json'}, "no es JSON válido"),
     "archivo_vacio": ({NB: b""}, "está vacío"),
 }
@@ -183,12 +199,14 @@ def batch(tmp_path_factory):
     config += "\nc.Execute.timeout = 15\nc.SafeExecute.notebook_seconds = 120\n"
     (root / "nbgrader_config.py").write_text(config)
     shutil.copytree(REPO / "source" / LAB, root / "source" / LAB)
-    course.publish(root, LAB)
+    publish.publish(root, LAB)
     listener = _Listener()
     base = variant_notebook(root, LAB, {"softmax": WRONG_SOFTMAX})[NB]
     for student in HONEST:
-        course.submit(root, LAB, student, variant_notebook(root, LAB, {}))
-    fill = {"curso": str(root), "puerto": str(listener.port)}
+        submissions.submit(root, LAB, student, variant_notebook(root, LAB, {}))
+    target = tmp_path_factory.mktemp("anfitrion") / "archivo_del_anfitrion.txt"
+    target.write_text("no tocar")
+    fill = {"curso": str(root), "puerto": str(listener.port), "objetivo": str(target)}
     for student, (extra_cell, softmax_body, _) in ATTACKS.items():
         nb = variant_notebook(root, LAB, {"softmax": softmax_with(softmax_body) if softmax_body else WRONG_SOFTMAX})[NB]
         if extra_cell:
@@ -196,11 +214,11 @@ def batch(tmp_path_factory):
             for key, value in fill.items():
                 code = code.replace("{" + key + "}", value)
             nb.cells.insert(3, nbformat.v4.new_code_cell(code))
-        course.submit(root, LAB, student, {NB: nb})
+        submissions.submit(root, LAB, student, {NB: nb})
     for student, edit in NOTEBOOK_EDITS.items():
-        course.submit(root, LAB, student, {NB: _edit_cells(base, edit)})
+        submissions.submit(root, LAB, student, {NB: _edit_cells(base, edit)})
     for student, (files, _) in BROKEN_FILES.items():
-        folder = course.submit(root, LAB, student, {})
+        folder = submissions.submit(root, LAB, student, {})
         for name, content in files.items():
             if content is None:
                 nbformat.write(base, folder / name)
@@ -209,13 +227,14 @@ def batch(tmp_path_factory):
     protected = [root / "source", root / "release", root / "nbgrader_config.py"]
     before = _tree_digest(*protected)
     lines = []
-    outcomes = course.grade(root, LAB, workers=2, report=lines.append)
+    outcomes = grading.grade(root, LAB, workers=2, report=lines.append)
     listener.close()
     yield {
         "root": root,
         "outcomes": {o.student: o for o in outcomes},
-        "scores": {s: course.cell_scores(root, LAB, s) for s in {o.student for o in outcomes}},
+        "scores": {s: gradebook.cell_scores(root, LAB, s) for s in {o.student for o in outcomes}},
         "protected_before": before,
+        "host_file": target,
         "protected_after": _tree_digest(*protected),
         "connections": listener.connections,
         "report": lines,
@@ -261,6 +280,9 @@ def test_hostile_earns_nothing_dishonest(batch, student):
 
 def test_course_files_gradebook_and_network_intact(batch):
     root = batch["root"]
+    assert batch["host_file"].read_text() == "no tocar", "se escribió por un enlace del alumno"
+    graded = root / "autograded" / "enlace_al_anfitrion" / LAB / NB
+    assert graded.is_file() and not graded.is_symlink()
     assert batch["protected_before"] == batch["protected_after"], "se modificaron archivos del curso"
     assert not (root / "trampa.txt").exists() and not Path("/tmp/trampa_curso.txt").exists()
     assert batch["connections"] == 0, "un núcleo llegó a la red"
@@ -268,12 +290,50 @@ def test_course_files_gradebook_and_network_intact(batch):
 
 def test_no_hidden_code_in_what_students_receive(batch):
     root = batch["root"]
-    assert course.feedback(root, LAB) >= len(HONEST) + len(ATTACKS)
-    hidden = course.hidden_test_snippets(root, LAB)
+    assert feedback.feedback(root, LAB) >= len(HONEST) + len(ATTACKS)
+    hidden = leaks.hidden_test_snippets(root, LAB)
     for html in (root / "feedback").rglob("*.html"):
         text = html.read_text(encoding="utf-8")
         leaked = [line for line in hidden if line in text]
         assert not leaked, f"{html}: {leaked[:3]}"
+
+
+def test_feedback_has_no_script_from_students(batch):
+    root = batch["root"]
+    assert feedback.feedback(root, LAB, "html_hostil") == 1 and feedback.feedback(root, LAB, "markdown_hostil") == 1
+    for student in ("html_hostil", "markdown_hostil"):
+        page = (root / "feedback" / student / LAB / f"{LAB}.html").read_text(encoding="utf-8")
+        assert _active_html(page, "window.robado") == [], student
+
+
+def _active_html(page: str, payload: str) -> list[str]:
+    """Las etiquetas ``<script>`` y atributos ``on...`` de ``page`` que llevan ``payload`` (como
+    texto escapado, el código del alumno es inofensivo)."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Finder(HTMLParser):
+        script = False
+
+        def handle_starttag(self, tag, attrs):
+            self.script = tag == "script"
+            found.extend(f"{tag} {name}" for name, value in attrs
+                         if name.startswith("on") and payload in (value or ""))
+
+        def handle_data(self, data):
+            if self.script and payload in data:
+                found.append("script")
+
+    Finder().feed(page)
+    return found
+
+
+def test_error_output_is_capped(batch):
+    nb = batch["root"] / "autograded" / "error_enorme" / LAB / NB
+    assert nb.stat().st_size < 1_000_000
+    reasons = {c.grade_id: c.reason for c in batch["outcomes"]["error_enorme"].result.cells}
+    assert len(reasons["test_softmax"]) < 2_500
 
 
 def test_output_is_capped(batch):

@@ -4,7 +4,8 @@
 # navegador real) y postgresql (libro de calificaciones). Instala los que falten si puede
 # (root con apt-get); si no, dice cuáles faltan y cómo instalarlos.
 set -euo pipefail
-paquetes="bubblewrap hunspell hunspell-es hunspell-en-us chromium chromium-driver postgresql"
+# Sin argumentos, todos; con argumentos, solo esos (make demo pide solo bubblewrap).
+paquetes="${*:-bubblewrap hunspell hunspell-es hunspell-en-us chromium chromium-driver postgresql}"
 faltan=""
 for p in $paquetes; do dpkg -s "$p" >/dev/null 2>&1 || faltan="$faltan $p"; done
 [ -z "$faltan" ] && exit 0
