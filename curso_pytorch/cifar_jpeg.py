@@ -17,8 +17,6 @@ comprueba en cada carga, como con los archivos no oficiales de un espejo.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import io
 import os
@@ -31,6 +29,8 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
+from .locks import file_lock
 
 ARCHIVE = "cifar10-jpeg/cifar10_jpeg.tar.gz"
 ARCHIVE_MD5 = "ac56889bfb63ff38250a58e9024b027b"
@@ -190,17 +190,6 @@ def find_archive(mirrors) -> Path | None:
     return None
 
 
-@contextlib.contextmanager
-def _locked(path: Path):
-    """Un cerrojo exclusivo entre procesos (``fcntl.flock``) sobre ``path``."""
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def build(archive: Path, cache: Path, md5sum, corrupt_error=ArchiveError) -> Path:
     """Deja ``cache/cifar-10-batches-py`` decodificado de ``archive`` (si no estaba ya).
 
@@ -212,7 +201,7 @@ def build(archive: Path, cache: Path, md5sum, corrupt_error=ArchiveError) -> Pat
     """
     cache.mkdir(parents=True, exist_ok=True)
     target = cache / FOLDER
-    with _locked(cache / f".{FOLDER}.cerrojo"):
+    with file_lock(cache / f".{FOLDER}.cerrojo"):
         if target.exists():
             return target
         if md5sum(archive) != ARCHIVE_MD5:

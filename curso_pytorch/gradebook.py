@@ -15,27 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .course import db_url
-
-try:
-    import fcntl
-except ImportError:  # Windows: un solo corrector a la vez
-    fcntl = None
+from .locks import file_lock
 
 LOCK_KEY = 0x43555253  # "CURS"
 
 
 # --------------------------------------------------------------------------- escribir
-
-
-@contextlib.contextmanager
-def _sqlite_lock(url: str):
-    path = Path(url.split("sqlite:///", 1)[1] + ".cerrojo")
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def record(url: str, result) -> None:
@@ -48,7 +33,8 @@ def record(url: str, result) -> None:
     from sqlalchemy import text
 
     scores = {(c.notebook, c.grade_id): c.score for c in result.cells}
-    lock = _sqlite_lock(url) if url.startswith("sqlite:///") and fcntl else contextlib.nullcontext()
+    sqlite = url.startswith("sqlite:///")
+    lock = file_lock(Path(url.split("sqlite:///", 1)[1] + ".cerrojo")) if sqlite else contextlib.nullcontext()
     with lock, Gradebook(url) as gb:
         if gb.db.bind.dialect.name == "postgresql":
             gb.db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
