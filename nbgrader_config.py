@@ -50,11 +50,13 @@ c.GenerateFeedback.preprocessors = [GetGrades, FeedbackSummary, ClearHiddenTests
                                     CSSHTMLHeaderPreprocessor]
 
 # La página de retroalimentación es la plantilla del curso (en español, con el resumen arriba y
-# sin líneas que se salgan de su caja) sobre la de nbgrader.
+# sin líneas que se salgan de su caja), curso_pytorch/templates/feedback/, sobre la de nbgrader:
+# NbGraderAPI.generate_feedback impone el nombre «feedback» y nbconvert toma la primera carpeta
+# con ese nombre de extra_template_basedirs (la del curso va antes que la de nbgrader).
 import os.path as _path  # noqa: E402
 import nbgrader as _nbgrader  # noqa: E402
 
-c.HTMLExporter.template_name = "retroalimentacion"
+c.HTMLExporter.template_name = "feedback"
 c.HTMLExporter.extra_template_basedirs = [
     str(TEMPLATES),
     _path.join(_path.dirname(_nbgrader.__file__), "server_extensions", "formgrader", "templates"),

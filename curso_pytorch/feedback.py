@@ -100,7 +100,7 @@ class ShortErrors(Preprocessor):
         return cell, resources
 
 
-#: Carpeta de la plantilla de la página de retroalimentación (``retroalimentacion/``).
+#: Carpeta de la plantilla de la página de retroalimentación (``feedback/``, sobre la de nbgrader).
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 VISIBLE_PASSED = ("superadas.", "superada.")  # lo último que imprime la parte visible de una celda
