@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from curso_pytorch import gradebook, grading, publish, submissions
+from curso_pytorch import course, gradebook, grading, publish, submissions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,9 +35,8 @@ def variant_notebook(course_dir: Path, lab: str, changes: dict) -> dict[str, nbf
         nb = submissions.reference_notebook(course_dir, lab, path.name)
         pending = dict(changes)
         for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id in pending:
-                cell.source = _apply(cell.source, pending.pop(grade_id))
+            if course.grade_id(cell) in pending:
+                cell.source = _apply(cell.source, pending.pop(course.grade_id(cell)))
         assert not pending, f"no existen estas celdas de respuesta: {sorted(pending)}"
         notebooks[path.name] = nb
     return notebooks
