@@ -25,7 +25,7 @@ argparse._ = lambda text: _SPANISH.get(text, text)
 def _course_dir(value: str | None) -> Path:
     if value:
         folder = Path(value).resolve()
-        if not ((folder / "nbgrader_config.py").is_file() and (folder / "source").is_dir()):
+        if not data.is_course(folder):
             raise course.CourseError(
                 f"«{folder}» no es una carpeta del curso: le falta nbgrader_config.py o source/. "
                 "Indica con --curso la carpeta que los contiene."
@@ -47,12 +47,10 @@ def _choices(names: list[str], limit: int = 20) -> str:
 
 def _check_lab(args) -> None:
     """Un laboratorio que no existe es un error, no «no hay entregas»."""
-    import difflib
-
     known = course.labs(args.curso)
     if args.lab and args.lab not in known:
-        close = difflib.get_close_matches(args.lab, known, n=1)
-        hint = f" ¿Quería decir «{close[0]}»?" if close else ""
+        close = course.closest_lab(args.curso, args.lab)
+        hint = f" ¿Quería decir «{close}»?" if close else ""
         raise course.CourseError(f"No existe el laboratorio «{args.lab}» en source/.{hint} Laboratorios: {_choices(known)}.")
 
 

@@ -66,6 +66,13 @@ def labs(course_dir: Path) -> list[str]:
     return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
+def closest_lab(course_dir: Path, name: str) -> str | None:
+    """El laboratorio de nombre más parecido a ``name`` (una errata), o None."""
+    import difflib
+
+    return next(iter(difflib.get_close_matches(name, labs(course_dir), n=1)), None)
+
+
 def lab_notebooks(folder: Path) -> list[Path]:
     """Los cuadernos de una carpeta de laboratorio (sin los ocultos ni los de ``.ipynb_checkpoints``)."""
     return sorted(p for p in Path(folder).glob("*.ipynb") if not p.name.startswith("."))

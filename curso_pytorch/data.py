@@ -75,13 +75,15 @@ class CorruptFileError(DatasetUnavailableError):
 # --------------------------------------------------------------------------- rutas
 
 
+def is_course(folder: Path) -> bool:
+    """Una carpeta de curso: contiene ``nbgrader_config.py`` y ``source/``."""
+    return (Path(folder) / "nbgrader_config.py").is_file() and (Path(folder) / "source").is_dir()
+
+
 def course_root(start: Path | None = None) -> Path | None:
     """La carpeta del curso (la que contiene ``nbgrader_config.py``) por encima de ``start``."""
     here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "nbgrader_config.py").is_file() and (folder / "source").is_dir():
-            return folder
-    return None
+    return next((folder for folder in (here, *here.parents) if is_course(folder)), None)
 
 
 def data_root(root: str | os.PathLike | None = None, course: str | os.PathLike | None = None) -> Path:

@@ -22,7 +22,7 @@ from pathlib import Path
 from . import gradebook, sandbox, workers as pool
 from .autograde import Result, Task
 from .course import REASONS_FILE, CourseError, GradingSetupError, db_url, nbgrader_api, printable, require_success
-from .course import labs as course_labs
+from .course import closest_lab, labs as course_labs
 from .data import data_root, missing
 from .submissions import submission_files, submissions
 
@@ -101,12 +101,9 @@ def grade(
 
 def misnamed_lab(course_dir: Path, folder: str) -> str:
     """Por qué una carpeta de ``submitted/<alumno>/`` no se califica, con la opción parecida."""
-    import difflib
-
-    known = course_labs(course_dir)
-    close = difflib.get_close_matches(folder, known, n=1)
-    hint = f" (¿quería decir «{close[0]}»?)" if close else ""
-    return f"«{folder}» no es un laboratorio del curso{hint}; laboratorios: {', '.join(known)}"
+    close = closest_lab(course_dir, folder)
+    hint = f" (¿quería decir «{close}»?)" if close else ""
+    return f"«{folder}» no es un laboratorio del curso{hint}; laboratorios: {', '.join(course_labs(course_dir))}"
 
 
 def prepare_data(course_dir: Path) -> Path:
