@@ -1,0 +1,106 @@
+"""Las pruebas visibles bastan para saber que el trabajo va bien (en Colab no hay pruebas ocultas).
+
+Para los laboratorios de esta lista, el «Validate» de nbgrader (que ejecuta el cuaderno con sus
+pruebas visibles, como el alumno) no informa de ningún fallo con la solución de referencia, y
+sí con cada error típico de ``BUGS`` del laboratorio: falla al menos una de las celdas de pruebas
+cuyos puntos pierde ese error. Cada validación ejecuta el cuaderno entero (unos 15 s por
+cuaderno en la máquina de CI de 2 núcleos).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from curso_pytorch import publish
+from tests.grading import REPO, variant_notebook
+
+# laboratorio -> módulo de sus pruebas de calificación (con BUGS)
+LABS = {
+    "03_entrenamiento": "tests.test_lab03_entrenamiento",
+    "04_perdidas": "tests.test_lab04_perdidas",
+}
+
+
+def _course(root: Path, lab: str) -> Path:
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "source" / lab, root / "source" / lab)
+    publish.publish(root, lab)
+    return root
+
+
+def _validator(root: Path):
+    """El validador que usan «Validate» de JupyterLab y ``nbgrader validate`` con la configuración
+    del curso (``nbgrader_config.py`` instala ``CourseValidator``)."""
+    from nbgrader.server_extensions.validate_assignment import handlers
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    return handlers.Validator(config=config)
+
+
+def _failed_cells(validator, path: Path) -> set[str]:
+    """grade_id de las celdas que «Validate» da por fallidas (o el motivo, si falla otra cosa)."""
+    result = validator.validate(str(path))
+    failed = {re.match(r"«(.+?)»", cell["source"]).group(1) for cell in result.get("failed", [])}
+    failed |= {f"cambio de tipo: {cell['source'][:40]}" for cell in result.get("type_changed", [])}
+    failed |= {f"suma de control: {cell['source'][:40]}" for cell in result.get("changed", [])}
+    return failed
+
+
+@pytest.mark.parametrize("lab", sorted(LABS))
+def test_visible_checks_catch_every_typical_bug(lab, tmp_path):
+    bugs = importlib.import_module(LABS[lab]).BUGS
+    root = _course(tmp_path / "curso", lab)
+    validator = _validator(root)
+
+    def validate(name: str, changes: dict) -> set[str]:
+        (nb_name, nb), = variant_notebook(root, lab, changes).items()
+        path = tmp_path / name / nb_name
+        path.parent.mkdir()
+        nbformat.write(nb, path)
+        return _failed_cells(validator, path)
+
+    assert validate("referencia", {}) == set(), "la referencia no debe fallar ninguna prueba visible"
+    missed = {}
+    for name, (changes, cells) in sorted(bugs.items()):
+        failed = validate(name, changes)
+        if not failed & cells:
+            missed[name] = f"debía fallar alguna de {sorted(cells)}; fallaron {sorted(failed)}"
+    assert not missed, f"errores típicos que las pruebas visibles no detectan: {missed}"
+
+
+def test_validate_report_is_short_and_in_spanish(tmp_path):
+    """«Validate» de la copia en blanco: por cada celda que falla, su nombre y una línea de error en
+    español (sin su código ni pilas de llamadas); el resumen de ``nbgrader validate``, también."""
+    lab = "01_tensores"
+    root = _course(tmp_path / "curso", lab)
+    validator = _validator(root)
+    assert type(validator).__name__ == "CourseValidator"
+    blank = root / "release" / lab / f"{lab}.ipynb"
+    result = validator.validate(str(blank))
+    failed = result["failed"]
+    release = nbformat.read(blank, as_version=4)
+    visible = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")
+               and any(line.strip() and not line.startswith("#") for line in c.source.splitlines())]
+    assert len(failed) == len(visible) == 4, failed
+    for cell in failed:
+        assert re.fullmatch(r"«test_\w+» \(\d+ puntos?\)", cell["source"]), cell["source"]
+        assert "\n" not in cell["raw_error"], cell["raw_error"]
+        assert re.fullmatch(r"Comprobación fallida: .+`\w+` aún no está resuelto\.", cell["raw_error"]), cell
+    out = io.StringIO()
+    validator.stream = out
+    validator.validate_and_print(str(blank))
+    text = out.getvalue()
+    lines = text.strip().splitlines()
+    assert len(lines) <= 2 + len(failed), text
+    assert lines[0].startswith("4 celda(s) de pruebas no pasan"), text
+    for english in ("The following", "VALIDATION FAILED", "Traceback", "raise NotImplementedError", "Success"):
+        assert english not in text, text
