@@ -9,6 +9,7 @@ cuaderno en la máquina de CI de 2 núcleos).
 
 from __future__ import annotations
 
+import ast
 import importlib
 import io
 import re
@@ -18,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from curso_pytorch import publish
+from curso_pytorch import course, publish
 from tests.grading import REPO, variant_notebook
 
 # laboratorio -> módulo de sus pruebas de calificación (con BUGS)
@@ -104,3 +105,56 @@ def test_validate_report_is_short_and_in_spanish(tmp_path):
     assert lines[0].startswith("4 celda(s) de pruebas no pasan"), text
     for english in ("The following", "VALIDATION FAILED", "Traceback", "raise NotImplementedError", "Success"):
         assert english not in text, text
+
+
+def _visible_code(source: str) -> str:
+    """El código de una celda de pruebas sin sus bloques de pruebas ocultas (lo que ve el alumno)."""
+    lines, hidden = [], False
+    for line in source.splitlines():
+        if "### BEGIN HIDDEN TESTS" in line:
+            hidden = True
+        elif "### END HIDDEN TESTS" in line:
+            hidden = False
+        elif not hidden:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _is_check(node) -> bool:
+    return isinstance(node, ast.With) and any(
+        isinstance(item.context_expr, ast.Call) and getattr(item.context_expr.func, "id", "") == "check"
+        for item in node.items)
+
+
+def _unchecked_statements(code: str) -> list[str]:
+    """Sentencias de nivel superior que pueden fallar fuera de ``with check(...)``: su error sería una
+    pila de llamadas en lugar de una línea en español."""
+    harmless = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
+    bad = []
+    for node in ast.parse(code).body:
+        if isinstance(node, harmless) or _is_check(node):
+            continue
+        if isinstance(node, ast.For) and all(_is_check(inner) for inner in node.body):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "print":
+            continue
+        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Constant, ast.List, ast.Tuple, ast.Dict)):
+            continue
+        bad.append(ast.unparse(node).splitlines()[0])
+    return bad
+
+
+def test_every_visible_check_runs_inside_check():
+    """Cada prueba visible de cada laboratorio corre dentro de ``with check(...)``, que convierte
+    cualquier error (también el del ejercicio sin resolver) en una línea en español."""
+    found = {}
+    for lab in course.labs(REPO):
+        for path in sorted((REPO / "source" / lab).glob("*.ipynb")):
+            for cell in nbformat.read(path, as_version=4).cells:
+                if course.is_test_cell(cell):
+                    bad = _unchecked_statements(_visible_code(cell.source))
+                    if bad:
+                        found[f"{lab}/{course.grade_id(cell)}"] = bad
+    assert not found, f"pruebas visibles fuera de check(): {found}"
+    # La comprobación sabe fallar: una prueba visible suelta cuenta.
+    assert _unchecked_statements("x = f(1)\nassert x == 2\n") == ["x = f(1)", "assert x == 2"]
