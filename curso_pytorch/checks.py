@@ -262,3 +262,27 @@ def scripted_epochs(losses):
         return float(losses[len(snapshots) - 1]), 0.5
 
     return train_fn, eval_fn, snapshots
+
+
+def softmax_regression(loss_fn, update_fn, x, y, steps=150, batch=256, lr=0.5):
+    """Entrena una regresión softmax (784 -> 10) con ``loss_fn`` y ``update_fn(params, lr)``, siempre
+    igual (semilla, orden de los lotes y pasos fijos); devuelve ``[W, b]``. La usan la sonda, con
+    las funciones del alumno, y el juez, con las de referencia: mismos datos, mismos pasos."""
+    gen = torch.Generator().manual_seed(0)
+    W = (0.01 * torch.randn(784, 10, generator=gen)).to(x.device).requires_grad_()
+    b = torch.zeros(10, device=x.device, requires_grad=True)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0)).to(x.device)
+    for step in range(steps):
+        idx = order[(step * batch) % len(x):][:batch]
+        loss_fn(x[idx] @ W + b, y[idx]).backward()
+        update_fn([W, b], lr)
+    return [W.detach(), b.detach()]
+
+
+def plain_sgd(params, lr) -> None:
+    """El paso de descenso por gradiente de referencia (en el lugar; borra los gradientes)."""
+    with torch.no_grad():
+        for p in params:
+            if p.grad is not None:
+                p -= lr * p.grad
+                p.grad = None

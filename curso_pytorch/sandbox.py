@@ -298,7 +298,9 @@ class SandboxKernelManager(AsyncKernelManager):
         if _is_root():
             self.cgroups = make_cgroups(self.limits)
             spec["cgroups"] = self.cgroups
-        spec["env"] = {**thread_variables(self.limits), **import_path_variables()}
+        # PYTHONSAFEPATH: la carpeta de trabajo no entra en sys.path (un ipykernel_launcher.py o un
+        # torch.py que dejara allí el alumno no sustituye al de verdad).
+        spec["env"] = {**thread_variables(self.limits), **import_path_variables(), "PYTHONSAFEPATH": "1"}
         if self.isolated:
             # Las señales de fuera no llegan al núcleo en su espacio de PID: se interrumpe
             # con un mensaje y es el propio núcleo quien se manda SIGINT.
