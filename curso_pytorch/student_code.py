@@ -52,11 +52,38 @@ def python_source(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
+# Magias inofensivas: %matplotlib no ejecuta código; %time y %timeit ejecutan el suyo, que se lee
+# como el resto. Cualquier otra (%run, %%bash, !orden, %load...) cuenta como código oculto.
+HARMLESS_MAGICS = {"matplotlib"}
+TIMING_MAGICS = {"time", "timeit"}
+
+
+def _magic(node: ast.AST) -> tuple[str, str] | None:
+    """(nombre, código) si ``node`` es una magia de IPython traducida (``get_ipython().run_*_magic``)."""
+    call = node.value if isinstance(node, ast.Expr) else node.value if isinstance(node, ast.Assign) else None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr in ("run_line_magic", "run_cell_magic") and call.args
+            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args)):
+        return None
+    name, *rest = [a.value for a in call.args]
+    return name, (rest[-1] if rest else "")
+
+
 def _statements(source: str) -> list[ast.AST] | None:
     try:
-        return ast.parse(python_source(source)).body
+        nodes = ast.parse(python_source(source)).body
     except (SyntaxError, ValueError):
         return None
+    found = []
+    for node in nodes:
+        magic = _magic(node)
+        if magic is not None and magic[0] in HARMLESS_MAGICS:
+            continue
+        if magic is not None and magic[0] in TIMING_MAGICS:
+            found += _statements(magic[1]) or []
+            continue
+        found.append(node)
+    return found
 
 
 def _trusted(release) -> set[str]:

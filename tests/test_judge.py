@@ -152,3 +152,15 @@ def test_judge_failures_are_reasons_not_crashes():
     assert verdict.run("c", 'with check("algo"):\n    close(data["x"], torch.ones(2))\n', {"x": torch.zeros(2)})
     assert verdict.run("c", 'with check("algo"):\n    close(data["x"], torch.ones(2))\n', {"x": torch.ones(2)}) is None
     assert "avise al profesor" in verdict.run("c", "1 / 0\n", {})
+
+
+def test_timing_magics_are_read_as_code():
+    """%time y %%timeit no son código oculto: se lee el código que miden (con sus reglas)."""
+    release = _notebook(("%matplotlib inline", None))
+    submitted = _notebook(("%matplotlib inline\n%time y = torch.softmax(x, 1)", None), ("%%timeit\nz = x + 1", None),
+                          ("%run otro.py", None))
+    statements = student_code.student_statements(submitted, release)
+    assert [s.text for s in statements] == ["y = torch.softmax(x, 1)", "z = x + 1",
+                                            "get_ipython().run_line_magic('run', 'otro.py')"]
+    assert student_code.obfuscation(statements[:2]) is None
+    assert student_code.obfuscation(statements) == (2, "«.run_line_magic»")

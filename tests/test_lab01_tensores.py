@@ -77,10 +77,11 @@ ATTACKS = {
          ADDED_CELLS: ["import os\nprint('carpeta de trabajo:', sorted(os.listdir('.')))\n"]},
         set(),
     ),
-    # Lo prohibido a través de un alias definido en otra celda.
+    # Lo prohibido a través de un alias definido en otra celda: pierden las celdas cuya regla lo
+    # prohíbe (softmax y cross_entropy, también su entrenamiento), con un motivo que pide revisarlo.
     "ataque_alias": (
         {ADDED_CELLS: ["sm = torch.softmax\n"], "softmax": "def softmax(logits):\n    return sm(logits, dim=1)\n"},
-        {"test_softmax", "test_cross_entropy"},
+        {"test_softmax", "test_cross_entropy", "test_entrenamiento_cross_entropy"},
     ),
     # Código oculto en base64 o un nombre calculado: las pruebas de detrás no puntúan (revisión a mano).
     "ataque_base64": (
