@@ -365,3 +365,14 @@ def test_validation_agrees_with_grading(batch):
     tests = {c.source.strip() for c in _test_cells(release)}
     failed = [cell["source"] for cell in blank.get("failed", [])]
     assert len(failed) == 4 and all(source in tests for source in failed), failed
+
+
+def test_kernel_threads_follow_the_quota_and_never_exceed_what_the_grader_asked(monkeypatch):
+    """Con cuota de CPU, tantos hilos como núcleos de la cuota; si quien califica pidió menos
+    (``OMP_NUM_THREADS``, como estas pruebas), esos: más hilos que núcleos libres hacen los pasos
+    pequeños varias veces más lentos (el laboratorio 05, unas 5 veces en la máquina de CI)."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert sandbox.thread_variables(sandbox.Limits(cpus=0)) == {}
+    assert sandbox.thread_variables(sandbox.Limits(cpus=4))["OMP_NUM_THREADS"] == "4"
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert sandbox.thread_variables(sandbox.Limits(cpus=4)) == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
