@@ -160,8 +160,8 @@ class SafeExecute(Execute):
             if lab and name and path.is_file():
                 return lab, nbformat.read(path, as_version=4)
         raise GradingSetupError(
-            f"No se califica: no se encuentra release/{lab}/{name}.ipynb ni source/{lab}/{name}.ipynb en el "
-            "curso; sin la copia del alumno no se puede saber qué escribió el alumno. Publique el laboratorio "
+            f"No se califica: el cuaderno «{name}» no está ni en release/{lab}/ ni en source/{lab}/ del curso; "
+            "sin la copia del alumno no se puede saber qué escribió el alumno. Publique el laboratorio "
             "(«curso publicar») y vuelva a calificar; no se ha escrito ninguna nota."
         )
 

@@ -11,7 +11,7 @@ Una celda de pruebas convertida tiene, dentro de su bloque oculto, una línea ``
 
 Al núcleo solo llega lo que no es juez. Después de la celda, quien califica lee los archivos de la
 sonda (sin seguir enlaces, con límites de tamaño, ``torch.load(weights_only=True)``: nada del alumno
-se deserializa como objeto ni se ejecuta) y ejecuta el juez en su propio proceso, en el que nunca
+se carga como un objeto cualquiera ni se ejecuta) y ejecuta el juez en su propio proceso, en el que nunca
 corrió código del alumno. Las referencias se calculan aquí, en el mismo dispositivo, y se guardan en
 una caché junto al libro de calificaciones (``.referencias/``): una clase cuesta una referencia por
 laboratorio, no una por alumno.
