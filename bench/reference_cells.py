@@ -5,7 +5,9 @@ Uso: python bench/reference_cells.py [LAB ...]
 Sirve para comprobar las pruebas ocultas en una máquina sin Jupyter, p. ej. con GPU: ejecuta
 las celdas de código de ``source/<lab>/<lab>.ipynb`` en orden en un mismo espacio de nombres
 (como un núcleo), con NBGRADER_EXECUTION=autograde, e imprime por celda de pruebas si pasa, sus
-puntos y el tiempo. Termina con código 1 si alguna celda de pruebas falla.
+puntos y el tiempo. En las celdas con juez (``### JUEZ``), la sonda corre en ese espacio de nombres
+y el juez en el suyo, con los datos que dejó la sonda, como al calificar. Termina con código 1 si
+alguna celda de pruebas falla.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -27,8 +30,12 @@ def run_lab(lab: str) -> tuple[float, float, float]:
     import matplotlib
 
     matplotlib.use("Agg")
+    from curso_pytorch import judge
+
     notebook = json.loads((REPO / "source" / lab / f"{lab}.ipynb").read_text(encoding="utf-8"))
     namespace: dict = {"__name__": "__main__"}
+    outbox = Path(tempfile.mkdtemp(prefix="sondas-"))
+    verdicts = judge.Judge(lab, [], judge.references(None))  # sin reglas de código: es la referencia
     got = top = 0.0
     start = time.perf_counter()
     for cell in notebook["cells"]:
@@ -37,6 +44,9 @@ def run_lab(lab: str) -> tuple[float, float, float]:
         source = "".join(cell["source"])
         source = "\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!")))
         meta = cell["metadata"].get("nbgrader", {})
+        source, judge_source = judge.split(source) if meta.get("grade") else (source, "")
+        if judge_source.strip():
+            source = judge.probe_prefix(outbox / meta["grade_id"]) + source
         t0 = time.perf_counter()
         stderr = io.StringIO()
         error = None
@@ -47,6 +57,8 @@ def run_lab(lab: str) -> tuple[float, float, float]:
             error = f"{type(exc).__name__}: {exc}"
             if not meta.get("grade"):
                 traceback.print_exc()
+        if error is None and judge_source.strip():
+            error = verdicts.run(meta["grade_id"], judge_source, judge.read_outbox(outbox / meta["grade_id"]))
         if meta.get("grade"):
             points = float(meta.get("points", 0))
             ok = error is None

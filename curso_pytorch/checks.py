@@ -12,7 +12,8 @@ import warnings
 
 import torch
 
-from .notebook import apply_strict_warnings, best_device  # noqa: F401 (best_device: para las pruebas)
+from .notebook import STUB_MESSAGE, apply_strict_warnings, best_device  # noqa: F401 (best_device: para las pruebas)
+from .notebook import stub_owner
 
 
 class CheckFailed(AssertionError):
@@ -36,8 +37,12 @@ def check(description: str):
             yield
     except CheckFailed as error:
         raise CheckFailed(f"{description}: {error}") from None
-    except NotImplementedError:
-        raise CheckFailed(f"{description}: el ejercicio aún no está resuelto.") from None
+    except NotImplementedError as error:
+        owner = f"`{stub_owner(error)}` aún no está resuelto" if error.args == (STUB_MESSAGE,) else "el ejercicio aún no está resuelto"
+        raise CheckFailed(f"{description}: {owner}.") from None
+    except NameError as error:  # una celda anterior no se ejecutó o falló
+        raise CheckFailed(f"{description}: no existe «{error.name}»; ejecuta antes las celdas anteriores "
+                          "y resuelve sus errores.") from None
     except AssertionError as error:
         detail = f": {error}" if str(error) else ""
         raise CheckFailed(f"{description}{detail}") from None
@@ -76,6 +81,12 @@ def scalar_close(actual, expected, *, rel=1e-4, abs_=1e-6, what="el valor") -> N
 
 FORBIDDEN_MODULES = ("nn", "F", "functional", "optim")
 
+#: Pérdidas ya hechas de PyTorch que un ejercicio de funciones de pérdida no puede usar.
+FORBIDDEN_LOSSES = ("mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "multi_margin_loss",
+                    "cross_entropy", "nll_loss", "log_softmax", "softmax", "MSELoss", "L1Loss",
+                    "HuberLoss", "SmoothL1Loss", "MultiMarginLoss", "CrossEntropyLoss", "NLLLoss",
+                    "LogSoftmax", "Softmax")
+
 
 def forbidden_uses(func, attributes=(), globals_=FORBIDDEN_MODULES) -> list[str]:
     """Nombres prohibidos que usa ``func`` (también en funciones anidadas).
@@ -110,3 +121,168 @@ def require_no_forbidden(func, attributes=(), globals_=FORBIDDEN_MODULES) -> Non
         raise CheckFailed(
             f"{getattr(func, '__name__', 'la función')} usa lo que el enunciado prohíbe: {', '.join(used)}."
         )
+
+
+# --------------------------------------------------------------------------- bucles de entrenamiento
+# Instrumentos de las pruebas visibles de los bucles: qué pérdidas se calcularon y con cuántos
+# ejemplos, cuántos grafos siguen vivos, si cada lote pasó por ``.to(device)``, y ``fit`` con
+# ``train_one_epoch`` y ``evaluate`` sustituidas.
+
+
+class _Token:
+    pass
+
+
+class _Probe(torch.autograd.Function):
+    """Identidad que ata un testigo al grafo de un lote: el testigo vive mientras viva ese grafo."""
+
+    @staticmethod
+    def forward(ctx, value, token):
+        ctx.token = token
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+def recording_loss():
+    """Entropía cruzada que anota cada pérdida calculada.
+
+    Devuelve ``(loss_fn, records, alive)``: ``records`` recibe ``(pérdida, tamaño del lote)`` de
+    cada llamada y ``alive[0]`` el mayor número de grafos de lotes anteriores vivos a la vez (con
+    ``loss.item()`` no pasa de 2; acumulando el tensor de la pérdida crece con cada lote).
+    """
+    import weakref
+
+    import torch.nn.functional as F
+
+    records, tokens, alive = [], [], [0]
+
+    def loss_fn(output, target):
+        alive[0] = max(alive[0], sum(t() is not None for t in tokens))
+        loss = F.cross_entropy(output, target)
+        records.append((loss.item(), int(target.shape[0])))
+        token = _Token()
+        tokens.append(weakref.ref(token))
+        return _Probe.apply(loss, token)
+
+    return loss_fn, records, alive
+
+
+def weighted_mean(records) -> float:
+    """Media por ejemplo de las pérdidas anotadas por ``recording_loss``."""
+    return sum(loss * n for loss, n in records) / sum(n for _, n in records)
+
+
+class NotMoved(torch.Tensor):
+    """Tensor de un lote que aún no pasó por ``.to(device)``; al moverlo se vuelve un tensor normal."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in (torch.Tensor.to, torch.Tensor.cuda) or kwargs.get("device") is not None:
+            with torch._C.DisableTorchFunctionSubclass():
+                out = func(*args, **kwargs)
+                if isinstance(out, torch.Tensor):
+                    out = out.as_subclass(torch.Tensor)
+            return out
+        return super().__torch_function__(func, types, args, kwargs)
+
+
+def unmoved_loader(x, y, batch_size):
+    """``DataLoader`` cuyos lotes son ``NotMoved`` hasta que se mueven con ``.to(device)``."""
+    from torch.utils.data import DataLoader, TensorDataset, default_collate
+
+    return DataLoader(TensorDataset(x.cpu(), y.cpu()), batch_size=batch_size,
+                      collate_fn=lambda batch: tuple(t.as_subclass(NotMoved) for t in default_collate(batch)))
+
+
+def require_moved(run, model, what: str) -> None:
+    """Ejecuta ``run(loss_fn)`` y exige que cada lote llegue al modelo y a la pérdida ya movido.
+
+    ``run`` recibe la función de pérdida que debe usar (entropía cruzada que mira sus argumentos).
+    """
+    import torch.nn.functional as F
+
+    seen = []
+    hook = model.register_forward_pre_hook(lambda _module, inputs: seen.append(type(inputs[0]) is NotMoved))
+
+    def loss_fn(output, target):
+        seen.append(type(target) is NotMoved)
+        return F.cross_entropy(output, target)
+
+    try:
+        run(loss_fn)
+    finally:
+        hook.remove()
+    if not seen:
+        raise CheckFailed(f"{what} no llamó al modelo.")
+    if any(seen):
+        raise CheckFailed(f"{what}: los lotes llegan al modelo o a la pérdida sin pasar por .to(device) "
+                          "(mueve x e y con x.to(device), y.to(device) al principio de cada lote).")
+
+
+def fit_with(fit, train_fn, eval_fn, *args, **kwargs):
+    """Llama a ``fit`` con ``train_one_epoch`` y ``evaluate`` sustituidas (y luego las restaura)."""
+    namespace = fit.__globals__
+    saved = {k: namespace[k] for k in ("train_one_epoch", "evaluate") if k in namespace}
+    namespace["train_one_epoch"], namespace["evaluate"] = train_fn, eval_fn
+    try:
+        return fit(*args, **kwargs)
+    finally:
+        for key in ("train_one_epoch", "evaluate"):
+            if key in saved:
+                namespace[key] = saved[key]
+            else:
+                namespace.pop(key, None)
+
+
+def scripted_epochs(losses):
+    """``train_one_epoch`` y ``evaluate`` de guion para probar la parada temprana de ``fit``.
+
+    Cada época, el entrenamiento suma 1 a todos los parámetros (los pesos de cada época son
+    distintos) y la evaluación devuelve la pérdida de ``losses`` que toca y guarda una copia de
+    los pesos en ``snapshots``. Devuelve ``(train_fn, eval_fn, snapshots)``.
+    """
+    import copy
+
+    snapshots = []
+
+    def train_fn(model, loader, loss_fn, optimizer, device):
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(1.0)
+        return 1.0
+
+    def eval_fn(model, loader, loss_fn, device):
+        if len(snapshots) >= len(losses):
+            raise CheckFailed(f"fit ejecutó más de las {len(losses)} épocas pedidas.")
+        snapshots.append(copy.deepcopy(model.state_dict()))
+        return float(losses[len(snapshots) - 1]), 0.5
+
+    return train_fn, eval_fn, snapshots
+
+
+def softmax_regression(loss_fn, update_fn, x, y, steps=150, batch=256, lr=0.5):
+    """Entrena una regresión softmax (784 -> 10) con ``loss_fn`` y ``update_fn(params, lr)``, siempre
+    igual (semilla, orden de los lotes y pasos fijos); devuelve ``[W, b]``. La usan la sonda, con
+    las funciones del alumno, y el juez, con las de referencia: mismos datos, mismos pasos."""
+    gen = torch.Generator().manual_seed(0)
+    W = (0.01 * torch.randn(784, 10, generator=gen)).to(x.device).requires_grad_()
+    b = torch.zeros(10, device=x.device, requires_grad=True)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0)).to(x.device)
+    for step in range(steps):
+        idx = order[(step * batch) % len(x):][:batch]
+        loss_fn(x[idx] @ W + b, y[idx]).backward()
+        update_fn([W, b], lr)
+    return [W.detach(), b.detach()]
+
+
+def plain_sgd(params, lr) -> None:
+    """El paso de descenso por gradiente de referencia (en el lugar; borra los gradientes)."""
+    with torch.no_grad():
+        for p in params:
+            if p.grad is not None:
+                p -= lr * p.grad
+                p.grad = None

@@ -7,24 +7,38 @@ Sobre el ``Execute`` de nbgrader añade:
   no se pierde: las celdas que quedan reciben un error con el motivo en español y puntúan 0;
 - un tiempo total por cuaderno, además del tiempo por celda;
 - la salida de cada celda se recorta (quien imprime megabytes no agota la memoria del corrector);
-- las celdas de pruebas se ejecutan con el entorno restaurado (``curso_pytorch.integrity``);
-- un cuaderno que intenta desactivar esas defensas no puntúa en ninguna celda de pruebas.
+- el núcleo trabaja en una carpeta temporal con solo lo que el laboratorio da al alumno (ni el
+  cuaderno con las pruebas ocultas ni lo que se entregó junto a él), fuera de ``sys.path``;
+- en las celdas con juez (``curso_pytorch.judge``), al núcleo solo llegan las pruebas visibles y la
+  sonda; los puntos los decide el juez aquí fuera, con los datos de la sonda y el código entregado
+  (``curso_pytorch.student_code``): código que se genera u oculta deja sin puntos las pruebas que
+  vienen detrás, con un motivo que pide revisarlo a mano;
+- una celda de pruebas no puede fijar su nota con un resultado («nota parcial» de nbgrader): sus
+  resultados se muestran, pero no puntúan;
+- las celdas de pruebas sin juez se ejecutan con el entorno restaurado (``curso_pytorch.integrity``)
+  y un cuaderno que intenta desactivar esas defensas no puntúa en ninguna de ellas.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
+import tempfile
 import time
 from pathlib import Path
 
+import nbformat
+
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer, Unicode
 
-from .course import GradingSetupError, is_test_cell
+from . import judge, student_code
+from .course import GradingSetupError, grade_id, is_test_cell
 from .data import course_root, data_root, missing
 from .sandbox import Limits, SandboxKernelManager, oom_killed
 
@@ -105,7 +119,10 @@ class SafeExecute(Execute):
         kwargs["kernel_manager_class"] = SandboxKernelManager
         super().__init__(*args, **kwargs)
         self.error_on_timeout = TIMEOUT_ERROR
-        self.extra_arguments = [*self.extra_arguments, f"--IPKernelApp.exec_lines={KERNEL_SETUP}"]
+        # La carpeta de trabajo no entra en sys.path: un módulo que dejara allí el alumno no
+        # sustituye a ninguno de verdad (también PYTHONSAFEPATH en la caja, sandbox.py).
+        self.extra_arguments = [*self.extra_arguments, f"--IPKernelApp.exec_lines={KERNEL_SETUP}",
+                                "--IPKernelApp.ignore_cwd=True"]
 
     # ------------------------------------------------------------------ núcleo
 
@@ -133,6 +150,49 @@ class SafeExecute(Execute):
             )
         return root
 
+    def _lab_copy(self, resources):
+        """(laboratorio, la copia del alumno de este cuaderno): lo que no escribió el alumno."""
+        info = resources.get("nbgrader") or {}
+        lab, name = info.get("assignment"), info.get("notebook")
+        root = course_root(self._notebook_dir)
+        for folder in ("release", "source"):  # fuera de respuestas y pruebas, las dos son iguales
+            path = (root or Path(".")) / folder / str(lab) / f"{name}.ipynb"
+            if lab and name and path.is_file():
+                return lab, nbformat.read(path, as_version=4)
+        raise GradingSetupError(
+            f"No se califica: el cuaderno «{name}» no está ni en release/{lab}/ ni en source/{lab}/ del curso; "
+            "sin la copia del alumno no se puede saber qué escribió el alumno. Publique el laboratorio "
+            "(«curso publicar») y vuelva a calificar; no se ha escrito ninguna nota."
+        )
+
+    def _workdir_for(self, lab: str) -> Path:
+        """Carpeta de trabajo del núcleo: temporal, con solo lo que el laboratorio da al alumno
+        (los archivos de release/, sin cuadernos), nunca la carpeta de la entrega."""
+        workdir = Path(tempfile.mkdtemp(prefix="curso-trabajo-"))
+        release = (course_root(self._notebook_dir) or Path(".")) / "release" / lab
+        for item in sorted(release.iterdir()) if release.is_dir() else []:
+            if item.suffix == ".ipynb" or item.name.startswith(".") or item.is_symlink():
+                continue
+            (shutil.copytree if item.is_dir() else shutil.copy2)(item, workdir / item.name)
+        return workdir
+
+    def _judge_setup(self, nb, resources) -> None:
+        """El juez del cuaderno y lo que se decide sobre el código entregado."""
+        self._judge = None
+        self._hidden_from = None
+        if not any(is_test_cell(c) and judge.split(c.source)[1].strip() for c in nb.cells):
+            return
+        lab, release = self._lab_copy(resources)
+        statements = student_code.student_statements(nb, release)
+        root = course_root(self._notebook_dir)
+        self._judge = judge.Judge(lab, statements, judge.references(root / judge.REFERENCES if root else None))
+        found = student_code.obfuscation(statements)
+        if found is not None:
+            cell, what = found
+            self._hidden_from = (cell, f"la celda {cell + 1} usa {what}, que genera u oculta código: el corrector no "
+                                       "puede saber qué se ejecutó y las pruebas que vienen detrás no puntúan. Si es "
+                                       "un error, pide que se revise la entrega a mano")
+
     def preprocess(self, nb, resources=None, km=None):
         self._stopped = None
         self._deadline = time.monotonic() + self.notebook_seconds
@@ -142,6 +202,13 @@ class SafeExecute(Execute):
         self._output_left = self.output_chars
         self._timed_out = False
         self._data_dir = self._ready_data(resources or {})
+        try:
+            self._judge_setup(nb, resources or {})
+        except GradingSetupError:
+            _forget_fresh_submission(resources or {})
+            raise
+        lab = (resources or {}).get("nbgrader", {}).get("assignment") or ""
+        self._workdir = self._workdir_for(lab)
         for cell in nb.cells:
             if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
                 found = tampering_in(cell.source)
@@ -152,9 +219,16 @@ class SafeExecute(Execute):
         finally:
             if self._sandbox_km is not None:
                 self._sandbox_km.release_sandbox()
+            shutil.rmtree(self._workdir, ignore_errors=True)
             # nbgrader escribe ahora el cuaderno calificado, fuera de la caja: por un enlace que
             # dejara el alumno escribiría en cualquier archivo de la máquina.
             remove_links(self._notebook_dir)
+
+    async def async_start_new_kernel(self, **kwargs):
+        kwargs["cwd"] = str(self._workdir)
+        return await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)  # nbclient la define sobre la suya
 
     def _death_reason(self) -> str:
         km = self._sandbox_km
@@ -193,11 +267,16 @@ class SafeExecute(Execute):
             cell.execution_count = None
             return cell, resources
         test_cell = is_test_cell(cell)
-        if test_cell and self._tampering:
+        original = cell.source
+        kernel_source, judge_source = judge.split(original) if test_cell else (original, "")
+        if test_cell and self._tampering and not judge_source.strip():
             cell.outputs = [error_output("Manipulacion", self._tampering + ".")]
             return cell, resources
-        original = cell.source
-        if test_cell:
+        outbox = self._workdir / judge.PROBE_FOLDER / (grade_id(cell) or f"celda{index}")
+        if judge_source.strip():
+            shutil.rmtree(outbox, ignore_errors=True)  # solo cuenta lo que deje esta celda
+            cell.source = judge.probe_prefix(outbox) + kernel_source
+        elif test_cell:
             cell.source = BEFORE + original + AFTER
         self._output_left = self.output_chars
         self._timed_out = False
@@ -217,7 +296,31 @@ class SafeExecute(Execute):
             cell.outputs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
             if not any(o.get("ename") == TIMEOUT_ERROR["ename"] for o in cell.outputs):
                 cell.outputs.append(new_output("error", **TIMEOUT_ERROR))
+        if test_cell:
+            # nbgrader toma un resultado («Out») de una celda de pruebas como su nota parcial: el
+            # núcleo del alumno no decide la nota, así que se muestra como una salida cualquiera.
+            for output in cell.outputs:
+                if output.get("output_type") == "execute_result":
+                    output.output_type = "display_data"
+                    output.pop("execution_count", None)
+        if judge_source.strip():
+            verdict = self._verdict(cell, index, judge_source, outbox)
+            if verdict is not None:
+                cell.outputs.append(new_output("error", ename="CheckFailed", evalue=verdict,
+                                               traceback=[f"\x1b[31mComprobación fallida\x1b[0m: {verdict}"]))
         return cell, resources
+
+    def _verdict(self, cell, index: int, judge_source: str, outbox: Path) -> str | None:
+        """El motivo por el que la celda no puntúa según el juez (None si puntúa)."""
+        if self._stopped is not None:
+            return None  # la celda ya tiene su error (núcleo detenido)
+        if self._hidden_from is not None and self._hidden_from[0] < index:
+            return self._hidden_from[1]
+        values = judge.read_outbox(outbox)
+        verdict = self._judge.run(grade_id(cell) or "", judge_source, values)
+        if verdict is not None and verdict.startswith("el juez de esta celda falló"):
+            self.log.warning("%s: %s", grade_id(cell), verdict)
+        return verdict
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self._timed_out = True

@@ -103,5 +103,161 @@ class ShortErrors(Preprocessor):
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
-                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+                    name = "Comprobación fallida" if output.get("ename") == "CheckFailed" else output.get("ename", "Error")
+                    output["traceback"] = [f"{name}: {output.get('evalue', '')}"]
         return cell, resources
+
+
+#: Carpeta de la plantilla de la página de retroalimentación (``feedback/``, sobre la de nbgrader).
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
+VISIBLE_PASSED = ("superadas.", "superada.")  # lo último que imprime la parte visible de una celda
+
+
+def _visible_code(source: str) -> bool:
+    visible = source.split(HIDDEN_MARK)[0]
+    return any(line.strip() and not line.lstrip().startswith("#") for line in visible.splitlines())
+
+
+def _printed(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
+
+
+def _saved_reasons(resources) -> dict[str, str]:
+    """Motivos que guardó ``curso calificar`` junto al cuaderno calificado (``.motivos.json``)."""
+    folder = (resources.get("metadata") or {}).get("path")
+    path = Path(folder or ".") / REASONS
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("celdas", [])
+    except (OSError, ValueError):
+        return {}
+    return {c.get("grade_id"): c.get("reason", "") for c in cells if c.get("reason")}
+
+
+class FeedbackSummary(Preprocessor):
+    """Prepara el resumen de la página de retroalimentación (``resources['curso']``).
+
+    Por cada celda de pruebas: sus puntos, si pasaron sus pruebas visibles y las ocultas, y, si
+    perdió puntos, dónde y por qué (el motivo de ``.motivos.json`` o el error de la celda, en una
+    línea). Va antes de ``ClearHiddenTests``: mira si la celda tiene pruebas ocultas, nunca las
+    copia.
+    """
+
+    enabled = Bool(True, help="nbconvert desactiva sus preprocesadores por defecto").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        saved = _saved_reasons(resources)
+        parts = []
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+                continue
+            points = float(meta.get("points") or 0)
+            score = float(meta.get("score") or 0)
+            full = score >= points
+            has_visible, has_hidden = _visible_code(cell.source), HIDDEN_MARK in cell.source
+            visible_ok = full or _printed(cell).rstrip().endswith(VISIBLE_PASSED)
+            part = {"grade_id": meta.get("grade_id", ""), "points": points, "score": score, "full": full}
+            if not has_visible:
+                part["visible"], part["visible_class"] = "no tiene", "none"
+            else:
+                part["visible"], part["visible_class"] = ("superadas", "ok") if visible_ok else ("no superadas", "lost")
+            if not has_hidden:
+                part["hidden"], part["hidden_class"] = "no tiene", "none"
+            elif full:
+                part["hidden"], part["hidden_class"] = "superadas", "ok"
+            elif has_visible and not visible_ok:
+                part["hidden"], part["hidden_class"] = "no se ejecutaron (falló antes una visible)", "none"
+            else:
+                part["hidden"], part["hidden_class"] = "no superadas", "lost"
+            if not full:
+                part["where"] = ("en las pruebas visibles" if has_visible and not visible_ok
+                                 else "en las pruebas ocultas" if has_hidden else "en la celda")
+                shown = any(o.get("output_type") == "error" or o.get("name") == "stderr" for o in cell.get("outputs", []))
+                part["reason"] = one_line_error(cell) if shown else saved.get(part["grade_id"]) or one_line_error(cell)
+            parts.append(part)
+        resources["curso"] = {"parts": parts, "lost": [p for p in parts if not p["full"]]}
+        return nb, resources
+
+
+
+# --------------------------------------------------------------------------- «Validate»
+
+
+def one_line_error(cell) -> str:
+    """El error de una celda en una línea, sin colores ni código: «Comprobación fallida: …»."""
+    from nbconvert.filters import strip_ansi
+
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            lines = [strip_ansi(line).strip() for line in output.get("traceback", []) if strip_ansi(line).strip()]
+            if output.get("ename") == "CheckFailed" and lines:
+                return lines[-1]
+            return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            first = next((line for line in output.get("text", "").splitlines() if line.strip()), "")
+            return f"la celda escribió en la salida de errores (stderr), y eso la deja sin puntos: {first[:200]}"
+    return "la celda solo obtuvo parte de sus puntos"
+
+
+def cell_label(cell) -> str:
+    """Nombre corto de una celda calificada: «test_evaluate» (2 puntos)."""
+    meta = cell.metadata.get("nbgrader", {})
+    points = meta.get("points")
+    name = meta.get("grade_id") or cell.get("id") or "celda"
+    return f"«{name}»" + (f" ({points:g} {'punto' if points == 1 else 'puntos'})" if points else "")
+
+
+def course_validator_class():
+    """El ``Validator`` de nbgrader con informes cortos y en español (``CourseValidator``).
+
+    Por cada celda que falla, «Validate» (JupyterLab y ``nbgrader validate``) muestra su nombre
+    y su error en una línea, no su código ni la pila de llamadas. Los avisos generales son los
+    rasgos ``Validator.failed_warning``... de ``nbgrader_config.py``.
+    """
+    from nbconvert.filters import ansi2html
+    from nbgrader.validator import Validator
+
+    class CourseValidator(Validator):
+        def _get_failed_cells(self, nb):
+            self._failed = super()._get_failed_cells(nb)
+            return self._failed
+
+        def validate(self, filename):
+            self._failed = []
+            results = super().validate(filename)
+            if "failed" in results:
+                results["failed"] = [
+                    {"source": cell_label(cell), "error": ansi2html(one_line_error(cell)),
+                     "raw_error": one_line_error(cell)}
+                    for cell in self._failed
+                ]
+            return results
+
+        def _print_error(self, source, error):
+            self.stream.write(f"✗ {source}: {error}\n")
+
+        def _print_num_failed(self, num_failed):
+            if num_failed == 0:
+                self.stream.write("¡Bien! El cuaderno supera todas las pruebas visibles.\n")
+            else:
+                self.stream.write(self.failed_warning.format(num_failed=num_failed))
+
+    return CourseValidator
+
+
+def install_course_validator() -> None:
+    """Hace que «Validate» de JupyterLab y ``nbgrader validate`` usen ``CourseValidator``.
+
+    nbgrader crea su ``Validator`` por nombre en esos dos módulos, sin un rasgo que elija la
+    clase; ``nbgrader_config.py`` llama a esta función (se lee en cada validación).
+    """
+    from nbgrader.apps import validateapp
+    from nbgrader.server_extensions.validate_assignment import handlers
+
+    if not getattr(handlers.Validator, "course_validator", False):
+        validator = course_validator_class()
+        validator.course_validator = True
+        handlers.Validator = validateapp.Validator = validator

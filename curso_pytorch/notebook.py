@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import warnings
@@ -110,6 +111,39 @@ def setup(seed: int = 0, verbose: bool = True) -> torch.device:
 
         print(f"PyTorch {torch.__version__} · dispositivo: {device} · datos en: {data_root()}")
     return device
+
+
+#: Mensaje del esbozo que sustituye a cada solución en la copia del alumno
+#: (``c.ClearSolutions.code_stub`` en ``nbgrader_config.py``).
+STUB_MESSAGE = "Completa este ejercicio"
+STUB_CODE = f'# TU CÓDIGO AQUÍ\nraise NotImplementedError("{STUB_MESSAGE}")'
+
+
+def stub_owner(error: BaseException) -> str:
+    """Nombre de la función (o método) cuyo esbozo lanzó ``error``."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "una parte del ejercicio"
+    code = tb.tb_frame.f_code
+    return getattr(code, "co_qualname", code.co_name)
+
+
+@contextlib.contextmanager
+def demo():
+    """Bloque de una celda de demostración (no calificada) que usa funciones del ejercicio.
+
+    Si una de ellas aún es el esbozo de la copia del alumno, lo dice en una línea y la celda
+    termina sin error, así que «Ejecutar todo» sigue hasta las pruebas. Cualquier otro error
+    (también un ``NotImplementedError`` que no sea el del esbozo) se propaga tal cual.
+    """
+    try:
+        yield
+    except NotImplementedError as error:
+        if error.args != (STUB_MESSAGE,):
+            raise
+        print(f"Esta demostración necesita `{stub_owner(error)}`, que aún no está resuelto.")
 
 
 def progress(iterable, **options):

@@ -179,11 +179,16 @@ def _readonly_paths() -> list[str]:
 
 def thread_variables(limits: Limits) -> dict[str, str]:
     """Con cuota de CPU, tantos hilos de cálculo como núcleos tiene la caja: más hilos que
-    núcleos solo hacen que el planificador los frene."""
+    núcleos solo hacen que el planificador los frene. Si quien califica ya pidió menos
+    (``OMP_NUM_THREADS``, p. ej. porque comparte la máquina con otros trabajos), se respeta: con la
+    CPU ocupada, dos hilos por núcleo de Jupyter hacen los pasos pequeños varias veces más lentos."""
     if limits.cpus <= 0:
         return {}
-    threads = str(max(1, int(limits.cpus)))
-    return {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    threads = max(1, int(limits.cpus))
+    inherited = os.environ.get("OMP_NUM_THREADS", "")
+    if inherited.isdigit() and int(inherited) > 0:
+        threads = min(threads, int(inherited))
+    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
 
 
 def bubblewrap_args(workdir: Path, runtime_dir: Path, data_dir: Path | None) -> list[str]:
@@ -298,7 +303,9 @@ class SandboxKernelManager(AsyncKernelManager):
         if _is_root():
             self.cgroups = make_cgroups(self.limits)
             spec["cgroups"] = self.cgroups
-        spec["env"] = {**thread_variables(self.limits), **import_path_variables()}
+        # PYTHONSAFEPATH: la carpeta de trabajo no entra en sys.path (un ipykernel_launcher.py o un
+        # torch.py que dejara allí el alumno no sustituye al de verdad).
+        spec["env"] = {**thread_variables(self.limits), **import_path_variables(), "PYTHONSAFEPATH": "1"}
         if self.isolated:
             # Las señales de fuera no llegan al núcleo en su espacio de PID: se interrumpe
             # con un mensaje y es el propio núcleo quien se manda SIGINT.

@@ -4,6 +4,10 @@ Cada laboratorio declara sus variantes como ``{alumno: {grade_id: cambio}}``, do
 es el código completo de la celda de respuesta (``str``) o una lista de sustituciones
 ``(antes, después)`` sobre la solución de referencia; cada sustitución debe aplicarse (si el
 texto no está, la prueba falla en lugar de pasar sin haber inyectado el error).
+
+Para probar entregas hostiles, tres claves más: ``BLANK`` (parte de la copia en blanco en lugar
+de la referencia), ``ADDED_CELLS`` (celdas de código que el alumno añade justo antes de la primera
+celda de pruebas) y ``EXTRA_FILES`` (``{nombre: texto}`` entregados junto al cuaderno).
 """
 
 from __future__ import annotations
@@ -28,17 +32,26 @@ def _apply(source: str, change) -> str:
     return source
 
 
+BLANK, ADDED_CELLS, EXTRA_FILES = "+en_blanco", "+celdas", "+archivos"
+
+
 def variant_notebook(course_dir: Path, lab: str, changes: dict) -> dict[str, nbformat.NotebookNode]:
-    """La solución de referencia de ``lab`` con las celdas de respuesta de ``changes`` modificadas."""
+    """La solución de referencia de ``lab`` (o su copia en blanco, con ``BLANK``) con las celdas de
+    respuesta de ``changes`` modificadas y las celdas de ``ADDED_CELLS`` añadidas."""
     notebooks = {}
+    pending = {k: v for k, v in changes.items() if k not in (BLANK, ADDED_CELLS, EXTRA_FILES)}
     for path in sorted((course_dir / "release" / lab).glob("*.ipynb")):
-        nb = submissions.reference_notebook(course_dir, lab, path.name)
-        pending = dict(changes)
+        if changes.get(BLANK):
+            nb = nbformat.read(path, as_version=4)
+        else:
+            nb = submissions.reference_notebook(course_dir, lab, path.name)
         for cell in nb.cells:
             if course.grade_id(cell) in pending:
                 cell.source = _apply(cell.source, pending.pop(course.grade_id(cell)))
-        assert not pending, f"no existen estas celdas de respuesta: {sorted(pending)}"
+        first_test = next(i for i, cell in enumerate(nb.cells) if course.is_test_cell(cell))
+        nb.cells[first_test:first_test] = [nbformat.v4.new_code_cell(source) for source in changes.get(ADDED_CELLS, [])]
         notebooks[path.name] = nb
+    assert not pending, f"no existen estas celdas de respuesta: {sorted(pending)}"
     return notebooks
 
 
@@ -53,7 +66,10 @@ def grade_variants(root: Path, lab: str, variants: dict[str, dict]) -> dict[str,
     submissions.submit(root, lab, "referencia", variant_notebook(root, lab, {}))
     submissions.submit(root, lab, "en_blanco", release)
     for student, changes in variants.items():
-        submissions.submit(root, lab, student, variant_notebook(root, lab, changes))
+        folder = submissions.submit(root, lab, student, variant_notebook(root, lab, changes))
+        for name, text in changes.get(EXTRA_FILES, {}).items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
     outcomes = grading.grade(root, lab, report=lambda line: None)
     failed = [o for o in outcomes if not o.ok]
     assert not failed, f"el calificador falló: {failed}"

@@ -196,12 +196,15 @@ def test_jupyterlab_nbgrader_validate_and_formgrader(browser_tools, jupyter_lab,
             lap("abierto")
             shot("01_laboratorio_abierto")
 
-            # 2. Ejecutar todo: la ejecución llega al ejercicio sin resolver y se detiene en la
-            #    primera celda que llama a la función por escribir.
+            # 2. Ejecutar todo: la ejecución llega a las pruebas y se detiene en la primera prueba
+            #    visible, que dice en una línea que la función aún no está resuelta (sin la pila
+            #    de llamadas ni el código de la prueba).
             _menu(page, "Run", "Run All Cells")
-            stub_error = panel.locator(".jp-OutputArea-output", has_text="NotImplementedError")
+            stub_error = panel.locator(".jp-OutputArea-output", has_text="Comprobación fallida")
             stub_error.first.wait_for(timeout=180_000)
-            expect(stub_error.first).to_contain_text("Completa este ejercicio")
+            expect(stub_error.first).to_contain_text(f"`{ANSWER}` aún no está resuelto.")
+            expect(stub_error.first).not_to_contain_text("Traceback")
+            expect(stub_error.first).not_to_contain_text("NotImplementedError")
             idle.wait_for()
             setup_cell = panel.locator(".jp-CodeCell").first
             expect(setup_cell.locator(".jp-OutputArea-output")).to_contain_text("dispositivo: cpu")
@@ -218,7 +221,11 @@ def test_jupyterlab_nbgrader_validate_and_formgrader(browser_tools, jupyter_lab,
             shot("03_validacion_sin_resolver")
             expect(message).to_have_class(re.compile(r"\bvalidation-failed\b"))
             expect(message).to_contain_text("The following cell failed:")
-            expect(message).to_contain_text("NotImplementedError")
+            # Por cada celda que falla, su nombre y su error en una línea (CourseValidator), no su código.
+            expect(message).to_contain_text("«test_perdida_entrenamiento» (2 puntos)")
+            expect(message).to_contain_text(f"Comprobación fallida: Loss/train: `{ANSWER}` aún no está resuelto.")
+            expect(message).not_to_contain_text("raise NotImplementedError")
+            expect(message).not_to_contain_text("Traceback")
             page.locator(".jp-Dialog .jp-mod-accept").click()
             message.wait_for(state="detached")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -217,3 +218,50 @@ class ColabRun:
 for _lab in LABS:
     _name = "TestColab" + "".join(part.title() for part in _lab.split("_"))
     globals()[_name] = type(_name, (ColabRun,), {"LAB": _lab, "__module__": __name__})
+
+
+def test_failed_install_stops_with_one_spanish_sentence(tmp_path, colab_site, monkeypatch):
+    """Si pip no puede instalar el paquete del curso (sin conexión, dirección equivocada), la celda
+    de preparación lo dice en una frase en español, sin pila de llamadas, y «Ejecutar todo» se
+    detiene ahí: ninguna celda posterior llega a fallar con un ImportError."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    import nbformat
+
+    python = _fresh_venv(tmp_path / "venv", colab_site)
+    work = tmp_path / "colab"
+    work.mkdir()
+    spec = tmp_path / "jupyter" / "kernels" / "colab"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (como en Colab)", "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "NBGRADER_EXECUTION"):
+        monkeypatch.delenv(name, raising=False)
+    missing = tmp_path / "no_existe" / "curso_pytorch-0.0-py3-none-any.whl"
+    monkeypatch.setenv("CURSO_PAQUETE", str(missing))
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+
+    lab = LABS[0]
+    nb = nbformat.read(REPO / "release" / lab / f"{lab}.ipynb", as_version=4)
+    setup_index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="colab", allow_errors=False,
+                            resources={"metadata": {"path": str(work)}})
+    with pytest.raises(CellExecutionError):
+        client.execute()
+    errors = [(i, o) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.output_type == "error"]
+    assert [i for i, _ in errors] == [setup_index], "solo debe fallar la celda de preparación"
+    (_, error), = errors
+    assert error.ename == "InstallError"
+    assert len(error.traceback) == 1, error.traceback
+    line = re.sub(r"\x1b\[[0-9;]*m", "", error.traceback[0])
+    assert line.startswith(f"Instalación fallida: no se pudo instalar el paquete del curso desde {missing} (pip dijo: «")
+    assert line.endswith("»); comprueba la conexión a internet y vuelve a ejecutar esta celda.")
+    assert "CalledProcessError" not in line and "Traceback" not in line
+    later = [c for c in nb.cells[setup_index + 1:] if c.cell_type == "code" and c.get("outputs")]
+    assert not later, "«Ejecutar todo» debía detenerse en la celda de preparación"

@@ -1,9 +1,13 @@
 """Laboratorio 01: la referencia saca el máximo, la copia en blanco 0 y cada error típico
 pierde exactamente los puntos de su parte."""
 
-from tests.grading import LabGradingTests
+import nbformat
+
+from tests.grading import ADDED_CELLS, BLANK, EXTRA_FILES, LabGradingTests
 
 LAB = "01_tensores"
+ALL = {"test_softmax", "test_cross_entropy", "test_accuracy", "test_sgd_step", "test_entrenamiento_cross_entropy",
+       "test_entrenamiento_sgd_step"}
 
 BUGS = {
     # Entropía cruzada ingenua: exp() desborda con logits de ±1000 y da inf/NaN; en MNIST
@@ -41,7 +45,77 @@ BUGS = {
 }
 
 
+# Entregas hostiles: cada clase de ataque contra el juez (los puntos se deciden fuera del núcleo del
+# alumno, con los datos de la sonda y el código entregado). Sobre la copia en blanco no ganan nada;
+# sobre la referencia, el código que se genera u oculta y los alias de lo prohibido pierden puntos.
+ATTACKS = {
+    # Un resultado («Out») emitido durante cada celda de pruebas: nbgrader lo tomaría como nota parcial.
+    "ataque_nota_parcial": (
+        {BLANK: True, ADDED_CELLS: ["def _nota(*args):\n    get_ipython().displayhook(12)\n\n"
+                                    "get_ipython().events.register('pre_run_cell', _nota)\n"]},
+        ALL,
+    ),
+    # Un gancho de IPython que, antes de cada celda, define las funciones con las de PyTorch.
+    "ataque_gancho": (
+        {BLANK: True, ADDED_CELLS: [
+            "import torch\n\ndef _resuelve(*args):\n    ns = get_ipython().user_ns\n"
+            "    ns['softmax'] = lambda z: torch.softmax(z, dim=1)\n"
+            "    ns['cross_entropy'] = lambda z, t: torch.nn.functional.cross_entropy(z, t)\n\n"
+            "get_ipython().events.register('pre_run_cell', _resuelve)\n"]},
+        ALL,
+    ),
+    # La sonda sustituida: no llega ningún dato al juez.
+    "ataque_sonda": (
+        {BLANK: True, ADDED_CELLS: ["import curso_pytorch.probe as p\np.record = lambda key, value: None\n"]},
+        ALL,
+    ),
+    # Archivos junto al cuaderno que sustituirían a torch y al lanzador del núcleo si la carpeta de
+    # la entrega fuera la de trabajo; una celda que busca el cuaderno con las pruebas ocultas.
+    "ataque_archivos": (
+        {EXTRA_FILES: {"torch.py": "raise ImportError('torch falso')\n",
+                       "ipykernel_launcher.py": "import os\nos._exit(1)\n"},
+         ADDED_CELLS: ["import os\nprint('carpeta de trabajo:', sorted(os.listdir('.')))\n"]},
+        set(),
+    ),
+    # Lo prohibido a través de un alias definido en otra celda: pierden las celdas cuya regla lo
+    # prohíbe (softmax y cross_entropy, también su entrenamiento), con un motivo que pide revisarlo.
+    "ataque_alias": (
+        {ADDED_CELLS: ["sm = torch.softmax\n"], "softmax": "def softmax(logits):\n    return sm(logits, dim=1)\n"},
+        {"test_softmax", "test_cross_entropy", "test_entrenamiento_cross_entropy"},
+    ),
+    # Código oculto en base64 o un nombre calculado: las pruebas de detrás no puntúan (revisión a mano).
+    "ataque_base64": (
+        {ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        ALL,
+    ),
+    "ataque_getattr": (
+        {ADDED_CELLS: ["f = getattr(torch, 'soft' + 'max')\n"]},
+        ALL,
+    ),
+}
+BUGS.update(ATTACKS)
+
+
 class TestLab01Tensores(LabGradingTests):
     LAB = LAB
     TOTAL = 12
     BUGS = BUGS
+
+    def test_attacks_see_no_hidden_tests(self, scores, grading_root):
+        """La carpeta de trabajo del núcleo solo tiene lo que da el laboratorio (ni el cuaderno con
+        las pruebas ocultas ni lo entregado junto a él), y la página calificada no muestra el juez."""
+        nb = nbformat.read(grading_root / "autograded" / "ataque_archivos" / LAB / f"{LAB}.ipynb", as_version=4)
+        listing = next(o.text for c in nb.cells for o in c.get("outputs", []) if "carpeta de trabajo" in o.get("text", ""))
+        assert listing.strip() == "carpeta de trabajo: []", listing
+        for student in ATTACKS:
+            nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
+            outputs = "".join(str(o) for c in nb.cells for o in c.get("outputs", []))
+            assert "### JUEZ" not in outputs and "forbid(" not in outputs, student
+
+    def test_hidden_code_asks_for_review(self, scores, grading_root):
+        """El código que se genera u oculta deja sin puntos lo que viene detrás con un motivo que pide
+        revisar la entrega a mano."""
+        for student, what in (("ataque_base64", "el módulo «base64»"), ("ataque_getattr", "«getattr» con un nombre calculado")):
+            nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
+            reasons = [o.evalue for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+            assert len(reasons) == len(ALL) and all(what in r and "revise la entrega a mano" in r for r in reasons), reasons

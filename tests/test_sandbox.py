@@ -4,7 +4,8 @@ del mismo lote conservan su nota y el hostil no gana ningún punto que no haya g
 Todas se califican en un solo lote del laboratorio 01 (2 procesos) junto a dos entregas honradas
 (la solución de referencia). Cada hostil parte de la referencia con una ``softmax`` ingenua: pasa
 las pruebas visibles pero da NaN con logits de ±1000, así que honradamente gana 10 de 12 puntos y
-nunca los 2 de ``test_softmax``. Las manipulaciones intentan que las pruebas ocultas la acepten.
+nunca los 2 de ``test_softmax``. Las manipulaciones intentan que las pruebas ocultas la acepten
+(en el laboratorio 01 las decide el juez, fuera del núcleo: solo cambian los datos que le llegan).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ ATTACKS = {
     "bucle_infinito": ("", "while True:\n    pass", "TiempoAgotado"),
     "dormir": ("", "import time\ntime.sleep(10**6)", "TiempoAgotado"),
     "os_exit": ("", "import os\nos._exit(3)", "NucleoDetenido"),
-    "segfault_ctypes": ("", "import ctypes\nctypes.string_at(0)", "Manipulacion"),
+    "segfault_ctypes": ("", "import ctypes\nctypes.string_at(0)", "segmentación"),
     "segfault_senal": ("", "import faulthandler\nfaulthandler._sigsegv()", "segmentación"),
     "bomba_memoria_tensor": ("", "torch.empty(10**11)", ""),
     "bomba_memoria_lista": ("_basura = []\nwhile True:\n    _basura.append(bytearray(10**8))", "", ""),
@@ -78,7 +79,7 @@ ATTACKS = {
     "parchea_builtins": ("import builtins\nbuiltins.bool = lambda x=False: False", "", ""),
     # Al ser llamada, su softmax desactiva las comparaciones de las pruebas (NaN y diferencias).
     "parchea_durante_prueba": ("", "torch.isfinite = lambda x: torch.ones_like(x, dtype=torch.bool)\n"
-                               "torch.Tensor.__gt__ = lambda self, other: torch.zeros((), dtype=torch.bool)", "modificó"),
+                               "torch.Tensor.__gt__ = lambda self, other: torch.zeros((), dtype=torch.bool)", "NaN"),
     "parchea_semilla": ("torch.manual_seed = lambda s: torch.default_generator\nimport random\nrandom.seed = lambda *a: None", "", ""),
     "parchea_sys_exit": ("import sys\nsys.exit = lambda *a: None", "", ""),
     # Lo que hace quien califica fuera de la caja ({objetivo}: un archivo de la máquina)
@@ -364,3 +365,14 @@ def test_validation_agrees_with_grading(batch):
     tests = {c.source.strip() for c in _test_cells(release)}
     failed = [cell["source"] for cell in blank.get("failed", [])]
     assert len(failed) == 4 and all(source in tests for source in failed), failed
+
+
+def test_kernel_threads_follow_the_quota_and_never_exceed_what_the_grader_asked(monkeypatch):
+    """Con cuota de CPU, tantos hilos como núcleos de la cuota; si quien califica pidió menos
+    (``OMP_NUM_THREADS``, como estas pruebas), esos: más hilos que núcleos libres hacen los pasos
+    pequeños varias veces más lentos (el laboratorio 05, unas 5 veces en la máquina de CI)."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert sandbox.thread_variables(sandbox.Limits(cpus=0)) == {}
+    assert sandbox.thread_variables(sandbox.Limits(cpus=4))["OMP_NUM_THREADS"] == "4"
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert sandbox.thread_variables(sandbox.Limits(cpus=4)) == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -1,0 +1,166 @@
+"""El juez por piezas, sin núcleos: qué llega al núcleo, cómo se leen los datos de la sonda, qué
+código cuenta como escrito por el alumno y qué se le prohíbe. Las entregas hostiles completas
+(calificadas de verdad) están en ``tests/test_lab01_tensores.py`` (``ATTACKS``) y
+``tests/test_sandbox.py``."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import nbformat
+import pytest
+import torch
+
+from curso_pytorch import judge, probe, student_code
+from curso_pytorch.course import labs
+from tests.grading import REPO
+
+CELL = """from curso_pytorch.checks import check
+with check("visible"):
+    assert f(1) == 2
+### BEGIN HIDDEN TESTS
+_probe.call("uno", f, 1)
+### JUEZ
+with check("oculta"):
+    assert data["uno"] == 2
+### END HIDDEN TESTS
+print("fin")
+"""
+
+
+def test_only_visible_checks_and_probe_reach_the_kernel():
+    kernel, verdict = judge.split(CELL)
+    assert '_probe.call("uno", f, 1)' in kernel and 'print("fin")' in kernel
+    assert "data[" not in kernel and "### JUEZ" not in kernel
+    assert verdict.strip().startswith('with check("oculta")') and "print" not in verdict
+    assert judge.split("x = 1\n### BEGIN HIDDEN TESTS\ny = 2\n### END HIDDEN TESTS\n")[1] == ""
+
+
+def test_no_judge_code_in_what_students_get():
+    for lab in labs(REPO):
+        for path in (REPO / "release" / lab).glob("*.ipynb"):
+            text = path.read_text(encoding="utf-8")
+            assert judge.JUDGE_MARK not in text and "forbid(" not in text, path
+
+
+def test_probe_data_is_read_safely(tmp_path):
+    probe.start(str(tmp_path))
+    probe.record("bueno", {"w": torch.ones(2), "n": 3, "xs": [1.5, None, "a"]})
+    probe.call("falla", lambda: 1 / 0)
+    probe.call("objeto", lambda: object())
+    (tmp_path / "enlace.pt").symlink_to(tmp_path / "bueno.pt")
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "ejecutado"),))
+
+    (tmp_path / "pickle.pt").write_bytes(pickle.dumps(Evil()))
+    with open(tmp_path / "grande.pt", "wb") as handle:
+        handle.truncate(judge.MAX_FILE_BYTES + 1)
+    values = judge.read_outbox(tmp_path)
+    data = judge.Data(values)
+    assert torch.equal(data["bueno"]["w"], torch.ones(2)) and data["bueno"]["xs"] == [1.5, None, "a"]
+    assert data["objeto"] == "<objeto object>"
+    for key, why in (("falla", "ZeroDivisionError"), ("enlace", "enlace"), ("pickle", "solo tensores"),
+                     ("grande", "más de lo permitido"), ("nada", "no llegaron")):
+        with pytest.raises(judge.CheckFailed, match=why):
+            data[key]
+    assert not (tmp_path / "ejecutado").exists(), "se ejecutó código del alumno al leer sus datos"
+
+
+def _notebook(*cells):
+    nb = nbformat.v4.new_notebook()
+    for source, meta in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        if meta:
+            cell.metadata["nbgrader"] = meta
+        nb.cells.append(cell)
+    return nb
+
+
+ANSWER = {"grade_id": "softmax", "solution": True, "grade": False}
+TEST = {"grade_id": "test_softmax", "solution": False, "grade": True, "points": 1}
+
+
+def test_student_statements_are_the_new_or_changed_ones():
+    release = _notebook(("import torch\nx = torch.ones(3)\n%matplotlib inline", None),
+                        ("def softmax(z):\n    raise NotImplementedError", ANSWER), ("assert True", TEST))
+    submitted = _notebook(("import torch\nx = torch.ones(3)\n%matplotlib inline\ny = x.softmax(0)", None),
+                          ("def softmax(z):\n    return z", ANSWER), ("assert True", TEST),
+                          ("!ls /", None), ("no es python (", None))
+    found = [(s.cell, s.answer, s.text) for s in student_code.student_statements(submitted, release)]
+    assert found == [(0, None, "y = x.softmax(0)"), (1, "softmax", "def softmax(z):\n    return z"),
+                     (3, None, "get_ipython().system('ls /')")]
+
+
+@pytest.mark.parametrize("source, flagged", [
+    ("exec('x = 1')", "«exec»"), ("eval('1')", "«eval»"), ("compile('1', 'a', 'eval')", "«compile»"),
+    ("__import__('os')", "«__import__»"), ("import importlib", "importlib"), ("import base64", "base64"),
+    ("from codecs import decode", "codecs"), ("import marshal", "marshal"),
+    ("getattr(torch, 'soft' + 'max')", "nombre calculado"), ("f.__globals__['x'] = 1", "__globals__"),
+    ("get_ipython().input_transformers_post.append(f)", "input_transformers_post"),
+    ("get_ipython().system('ls')", "system"), ("import sys\nsys.settrace(None)", "settrace"),
+    ("import sys as s", "otro nombre"), ("from sys import modules", "sys.modules"),
+    ("model.eval()", None), ("torch.compile(model)", None), ("getattr(model, 'weight')", None),
+    ("list(model.modules())", None), ("import os\nos.path.join('a', 'b')", None),
+])
+def test_hidden_code_is_flagged(source, flagged):
+    found = [student_code.hiding(node) for node in __import__("ast").parse(source).body]
+    found = next((f for f in found if f), None)
+    if flagged is None:
+        assert found is None, found
+    else:
+        assert found is not None and flagged in found, found
+
+
+def test_forbidden_names_in_the_answer_aliases_and_hooks():
+    release = _notebook(("import torch\nimport torch.nn.functional as F\np = F.softmax(torch.ones(2), 0)", None),
+                        ("def softmax(z):\n    raise NotImplementedError", ANSWER),
+                        ("def other(z):\n    raise NotImplementedError", {**ANSWER, "grade_id": "other"}))
+
+    def uses(*cells):
+        statements = student_code.student_statements(_notebook(*cells), release)
+        return student_code.forbidden_uses(statements, "softmax", ("softmax",), answer_only=("F",))
+
+    lesson = ("import torch\nimport torch.nn.functional as F\np = F.softmax(torch.ones(2), 0)", None)
+    assert uses(lesson, ("def softmax(z):\n    e = z.exp()\n    return e / e.sum()", ANSWER)) == []
+    assert "tu respuesta usa «softmax»" in uses(lesson, ("def softmax(z):\n    return torch.softmax(z, 1)", ANSWER))[0]
+    assert "«F»" in uses(lesson, ("def softmax(z):\n    return F.relu(z)", ANSWER))[0]
+    alias = uses(lesson, ("sm = torch.softmax", None), ("def softmax(z):\n    return sm(z, 1)", ANSWER))
+    assert len(alias) == 1 and "la celda 2" in alias[0] and "revise a mano" in alias[0]
+    # Llamar a otra respuesta propia está permitido (se juzga con las reglas de su ejercicio).
+    assert uses(lesson, ("def softmax(z):\n    return other(z)", ANSWER),
+                ("def other(z):\n    return torch.softmax(z, 1)", {**ANSWER, "grade_id": "other"})) == []
+
+
+def test_references_are_computed_once_per_machine(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"w": torch.arange(3.0)}
+
+    first = judge.References(tmp_path).get(("lab", "celda", "ref"), compute)
+    again = judge.References(tmp_path).get(("lab", "celda", "ref"), compute)  # otro proceso: del disco
+    other = judge.References(tmp_path).get(("lab", "celda", "otra"), compute)
+    assert calls == [1, 1] and torch.equal(first["w"], again["w"]) and torch.equal(other["w"], first["w"])
+
+
+def test_judge_failures_are_reasons_not_crashes():
+    verdict = judge.Judge("lab", [], judge.References(None))
+    assert verdict.run("c", 'with check("algo"):\n    close(data["x"], torch.ones(2))\n', {"x": torch.zeros(2)})
+    assert verdict.run("c", 'with check("algo"):\n    close(data["x"], torch.ones(2))\n', {"x": torch.ones(2)}) is None
+    assert "avise al profesor" in verdict.run("c", "1 / 0\n", {})
+
+
+def test_timing_magics_are_read_as_code():
+    """%time y %%timeit no son código oculto: se lee el código que miden (con sus reglas)."""
+    release = _notebook(("%matplotlib inline", None))
+    submitted = _notebook(("%matplotlib inline\n%time y = torch.softmax(x, 1)", None), ("%%timeit\nz = x + 1", None),
+                          ("%run otro.py", None))
+    statements = student_code.student_statements(submitted, release)
+    assert [s.text for s in statements] == ["y = torch.softmax(x, 1)", "z = x + 1",
+                                            "get_ipython().run_line_magic('run', 'otro.py')"]
+    assert student_code.obfuscation(statements[:2]) is None
+    assert student_code.obfuscation(statements) == (2, "«.run_line_magic»")
