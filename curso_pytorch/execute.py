@@ -159,8 +159,9 @@ class SafeExecute(Execute):
             path = (root or Path(".")) / folder / str(lab) / f"{name}.ipynb"
             if lab and name and path.is_file():
                 return lab, nbformat.read(path, as_version=4)
+        wanted = [f"{folder}/{lab}/{name}.ipynb" for folder in ("release", "source")]
         raise GradingSetupError(
-            f"No se califica: no se encuentra release/{lab}/{name}.ipynb ni source/{lab}/{name}.ipynb en el "
+            f"No se califica: no se encuentra {wanted[0]} ni {wanted[1]} en el "
             "curso; sin la copia del alumno no se puede saber qué escribió el alumno. Publique el laboratorio "
             "(«curso publicar») y vuelva a calificar; no se ha escrito ninguna nota."
         )
