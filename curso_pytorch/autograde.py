@@ -39,6 +39,7 @@ class Task:
     submission: dict[str, bytes]  # archivos de submitted/<alumno>/<lab>/
     data_dir: str | None = None  # caché de datos compartida (solo lectura)
     cpus: float = 0.0  # núcleos para esta entrega (cuota de la caja); 0 = los de la configuración
+    references_dir: str | None = None  # caché de referencias del juez del curso (junto al libro)
 
 
 @dataclass
@@ -96,7 +97,8 @@ def run_task(task: Task) -> Result:
         result.timestamp = stamp.read_text().strip() if stamp.is_file() else None
         # La caché compartida, si este trabajador la ve; si no, la que decida SafeExecute.
         data_dir = task.data_dir if task.data_dir and Path(task.data_dir).is_dir() else None
-        api = nbgrader_api(tmp, db_url=f"sqlite:///{tmp / 'gradebook.db'}", data_dir=data_dir, cpus=task.cpus)
+        api = nbgrader_api(tmp, db_url=f"sqlite:///{tmp / 'gradebook.db'}", data_dir=data_dir, cpus=task.cpus,
+                           references_dir=references_dir(task))
         names = [p.name for p in lab_notebooks(tmp / "source" / task.lab)]
         result.notes += adopt_renamed_notebook(submitted, names)
         problem = diagnose_submission(submitted, names)
@@ -125,6 +127,16 @@ def run_task(task: Task) -> Result:
         shutil.rmtree(tmp, ignore_errors=True)
         result.seconds = time.perf_counter() - start
     return result
+
+
+def references_dir(task: Task) -> str:
+    """Dónde guarda el juez sus referencias: junto al libro del curso si este trabajador ve la
+    carpeta del curso; si no (un trabajador de Dask en otra máquina), una carpeta de esta máquina.
+    Nunca dentro de la caja del alumno (su /tmp es otro)."""
+    wanted = Path(task.references_dir) if task.references_dir else None
+    if wanted is not None and wanted.parent.is_dir():
+        return str(wanted)
+    return str(Path(tempfile.gettempdir()) / "curso-referencias")
 
 
 # --------------------------------------------------------------------------- antes de nbgrader

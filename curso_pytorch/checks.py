@@ -286,3 +286,38 @@ def plain_sgd(params, lr) -> None:
             if p.grad is not None:
                 p -= lr * p.grad
                 p.grad = None
+
+
+def value_and_grad(fn, x, *args, **kwargs) -> dict:
+    """``{"valor": fn(x, ...), "gradiente": el de su suma respecto a x}`` (cotangente 1 en cada
+    elemento). Si el resultado no es un tensor, solo ``"valor"``; si no es derivable, ``"gradiente"``
+    vale False, y None si no depende de ``x``. La usan la sonda, con las pérdidas del alumno, y el
+    juez, con las de PyTorch en float64."""
+    x = x.detach().clone().requires_grad_()
+    out = fn(x, *args, **kwargs)
+    if not isinstance(out, torch.Tensor):
+        return {"valor": out}
+    if not out.requires_grad:
+        return {"valor": out, "gradiente": False}
+    out.backward(torch.ones_like(out))
+    return {"valor": out.detach(), "gradiente": x.grad}
+
+
+def mlp_training(loss_fn, x, y, steps=150, batch=256, lr=0.1):
+    """Entrena un MLP 784-64-10 (ReLU) con ``loss_fn`` y descenso por gradiente, siempre igual
+    (inicialización de ``nn.Linear`` con semilla fija, orden de los lotes y pasos fijos); devuelve
+    ``[W1, b1, W2, b2]``. La usan la sonda, con la pérdida del alumno, y el juez, con la de PyTorch."""
+    gen = torch.Generator().manual_seed(0)
+
+    def uniform(shape, fan_in):
+        bound = 1 / math.sqrt(fan_in)
+        return ((2 * torch.rand(shape, generator=gen) - 1) * bound).to(x.device).requires_grad_()
+
+    params = [uniform((784, 64), 784), uniform((64,), 784), uniform((64, 10), 64), uniform((10,), 64)]
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0)).to(x.device)
+    for step in range(steps):
+        idx = order[(step * batch) % len(x):][:batch]
+        W1, b1, W2, b2 = params
+        loss_fn(torch.relu(x[idx] @ W1 + b1) @ W2 + b2, y[idx]).backward()
+        plain_sgd(params, lr)
+    return [p.detach() for p in params]

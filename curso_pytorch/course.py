@@ -90,11 +90,13 @@ def _quiet_gradebook_warnings() -> None:
     warnings.filterwarnings("ignore", category=SAWarning)
 
 
-def nbgrader_api(course_dir: Path, db_url: str | None = None, data_dir: str | None = None, cpus: float = 0.0):
+def nbgrader_api(course_dir: Path, db_url: str | None = None, data_dir: str | None = None, cpus: float = 0.0,
+                 references_dir: str | None = None):
     """La API de nbgrader (``NbGraderAPI``) con la configuración del curso de ``course_dir``.
 
-    ``db_url`` sustituye al libro de calificaciones; ``data_dir`` y ``cpus``, a la caché de datos
-    y a la cuota de CPU de la caja (``SafeExecute``).
+    ``db_url`` sustituye al libro de calificaciones; ``data_dir``, ``cpus`` y ``references_dir``, a
+    la caché de datos, a la cuota de CPU de la caja y a la caché de referencias del juez
+    (``SafeExecute``).
     """
     _quiet_gradebook_warnings()
     # nbgrader llama a «alembic» por el PATH: que encuentre el del entorno en uso.
@@ -113,6 +115,8 @@ def nbgrader_api(course_dir: Path, db_url: str | None = None, data_dir: str | No
         config.SafeExecute.data_dir = str(data_dir)
     if cpus and "cpus" not in config.SafeExecute:
         config.SafeExecute.cpus = float(cpus)
+    if references_dir:
+        config.SafeExecute.references_dir = str(references_dir)
     return NbGraderAPI(config=config)
 
 

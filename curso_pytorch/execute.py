@@ -114,6 +114,8 @@ class SafeExecute(Execute):
     output_chars = Integer(100_000, help="Caracteres de salida guardados por celda.").tag(config=True)
     error_chars = Integer(2_000, help="Caracteres del mensaje de un error (y de cada línea de su pila).").tag(config=True)
     data_dir = Unicode("", help="Caché de datos (solo lectura dentro de la caja).").tag(config=True)
+    references_dir = Unicode("", help="Caché de referencias del juez (por defecto, .referencias/ del curso; "
+                                      "nunca dentro de la caja).").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager
@@ -185,7 +187,8 @@ class SafeExecute(Execute):
         lab, release = self._lab_copy(resources)
         statements = student_code.student_statements(nb, release)
         root = course_root(self._notebook_dir)
-        self._judge = judge.Judge(lab, statements, judge.references(root / judge.REFERENCES if root else None))
+        folder = Path(self.references_dir) if self.references_dir else root / judge.REFERENCES if root else None
+        self._judge = judge.Judge(lab, statements, judge.references(folder))
         found = student_code.obfuscation(statements)
         if found is not None:
             cell, what = found

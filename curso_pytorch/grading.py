@@ -24,6 +24,7 @@ from .autograde import Result, Task
 from .course import REASONS_FILE, CourseError, GradingSetupError, db_url, nbgrader_api, printable, require_success
 from .course import closest_lab, labs as course_labs
 from .data import data_root, missing
+from .judge import REFERENCES
 from .submissions import submission_files, submissions
 
 
@@ -72,7 +73,8 @@ def grade(
     # Cada caja, como mucho su parte de los núcleos: una entrega hostil no frena a las demás.
     cpus = max(1.0, pool.default_workers() / max(1, workers)) if not scheduler else 0.0
     tasks = [
-        Task(which, who, templates[which], submission_files(course_dir, which, who), str(data_dir), cpus)
+        Task(which, who, templates[which], submission_files(course_dir, which, who), str(data_dir), cpus,
+             str(course_dir / REFERENCES))
         for who, which in pending
     ]
     where = f"el clúster {scheduler}" if scheduler else f"{workers} proceso(s)"

@@ -68,4 +68,7 @@ def call(key: str, function, *args, **kwargs) -> None:
             text = f"tu código lanzó {type(error).__name__}: {str(error)[:300]}"
         record(key, {ERROR: text})
         return
-    record(key, value)
+    try:
+        record(key, value)
+    except Exception as error:  # lo devuelto no se deja convertir (p. ej. un parámetro perezoso sin forma)
+        record(key, {ERROR: f"lo que devolvió tu código no se pudo guardar ({type(error).__name__}: {str(error)[:200]})"})

@@ -150,6 +150,19 @@ def _importable(python: Path, modules, cwd: Path) -> dict[str, bool]:
     return json.loads(result.stdout)
 
 
+def _colab_kernel(tmp_path: Path, python: Path, monkeypatch) -> None:
+    """Un núcleo de Jupyter «colab» con el Python del entorno nuevo, sin nada del entorno del curso."""
+    spec = tmp_path / "jupyter" / "kernels" / "colab"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (como en Colab)", "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "NBGRADER_EXECUTION"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
 
@@ -174,15 +187,7 @@ class ColabRun:
         assert not any(before[m] for m in ABSENT), f"el entorno nuevo ya tiene lo que Colab no trae: {before}"
 
         # El núcleo de Jupyter que usa el entorno nuevo (nbclient, del entorno del curso, lo dirige).
-        spec = tmp_path / "jupyter" / "kernels" / "colab"
-        spec.mkdir(parents=True)
-        (spec / "kernel.json").write_text(json.dumps({
-            "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (como en Colab)", "language": "python",
-        }))
-        monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-        for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "NBGRADER_EXECUTION"):
-            monkeypatch.delenv(name, raising=False)
+        _colab_kernel(tmp_path, python, monkeypatch)
         monkeypatch.setenv("CURSO_PAQUETE", str(course_wheel))
         monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         monkeypatch.setenv("PIP_ROOT_USER_ACTION", "ignore")
@@ -232,15 +237,7 @@ def test_failed_install_stops_with_one_spanish_sentence(tmp_path, colab_site, mo
     python = _fresh_venv(tmp_path / "venv", colab_site)
     work = tmp_path / "colab"
     work.mkdir()
-    spec = tmp_path / "jupyter" / "kernels" / "colab"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (como en Colab)", "language": "python",
-    }))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "NBGRADER_EXECUTION"):
-        monkeypatch.delenv(name, raising=False)
+    _colab_kernel(tmp_path, python, monkeypatch)
     missing = tmp_path / "no_existe" / "curso_pytorch-0.0-py3-none-any.whl"
     monkeypatch.setenv("CURSO_PAQUETE", str(missing))
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")

@@ -164,3 +164,16 @@ def test_timing_magics_are_read_as_code():
                                             "get_ipython().run_line_magic('run', 'otro.py')"]
     assert student_code.obfuscation(statements[:2]) is None
     assert student_code.obfuscation(statements) == (2, "«.run_line_magic»")
+
+
+def test_a_class_shares_one_reference_cache_beside_the_gradebook(tmp_path):
+    """`curso calificar` da a cada entrega la caché del curso (junto al libro), no la de su carpeta
+    temporal; un trabajador que no ve la carpeta del curso usa una de su máquina, fuera de la caja."""
+    from curso_pytorch.autograde import Task, references_dir
+
+    course = tmp_path / "curso"
+    course.mkdir()
+    task = Task("01_tensores", "ana", b"", {}, references_dir=str(course / judge.REFERENCES))
+    assert references_dir(task) == str(course / judge.REFERENCES)
+    elsewhere = Task("01_tensores", "ana", b"", {}, references_dir="/no/existe/curso/.referencias")
+    assert references_dir(elsewhere).endswith("curso-referencias") and not references_dir(elsewhere).startswith("/no")

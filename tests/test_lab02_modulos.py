@@ -1,9 +1,11 @@
 """Laboratorio 02: la referencia saca el máximo, la copia en blanco 0 y cada error típico
 pierde exactamente los puntos de su parte."""
 
-from tests.grading import LabGradingTests
+from tests.grading import ADDED_CELLS, BLANK, LabGradingTests
 
 LAB = "02_modulos"
+ALL = {"test_forma_salida", "test_registro_parametros", "test_dropout_modos", "test_count_parameters",
+       "test_init_weights", "test_entrenamiento_cifar"}
 
 BUGS = {
     # Bloques en una lista de Python: la red funciona hacia delante, pero sus capas
@@ -47,6 +49,39 @@ BUGS = {
         {"test_init_weights"},
     ),
 }
+
+
+# Entregas hostiles: los puntos se deciden fuera del núcleo del alumno, con los datos de la sonda y
+# el código entregado. Sobre la copia en blanco no ganan nada; sobre la referencia, el código que se
+# genera u oculta deja sin puntos las pruebas que vienen detrás.
+ATTACKS = {
+    # Un gancho de IPython que, antes de cada celda, define las respuestas (CifarCNN con una capa
+    # perezosa, prohibida por el enunciado) y desactiva las comprobaciones del núcleo.
+    "ataque_gancho": (
+        {BLANK: True, ADDED_CELLS: [
+            "import contextlib\nimport torch\nimport torch.nn as nn\nimport curso_pytorch.checks as c\n\n"
+            "class Red(nn.Module):\n    def __init__(self, channels=(8, 16), dropout=0.25):\n"
+            "        super().__init__()\n        self.fc = nn.LazyLinear(10)\n\n"
+            "    def forward(self, x):\n        return self.fc(torch.flatten(x, 1))\n\n"
+            "def _resuelve(*args):\n    ns = get_ipython().user_ns\n    ns['CifarCNN'] = Red\n"
+            "    ns['count_parameters'] = lambda model: 11690\n    ns['init_weights'] = lambda module: None\n"
+            "    c.check = lambda *a, **k: contextlib.suppress(Exception)\n\n"
+            "get_ipython().events.register('pre_run_cell', _resuelve)\n"]},
+        ALL,
+    ),
+    # Un resultado («Out») emitido durante cada celda de pruebas: nbgrader lo tomaría como nota parcial.
+    "ataque_nota_parcial": (
+        {BLANK: True, ADDED_CELLS: ["def _nota(*args):\n    get_ipython().displayhook(12)\n\n"
+                                    "get_ipython().events.register('pre_run_cell', _nota)\n"]},
+        ALL,
+    ),
+    # Código oculto en base64: las pruebas de detrás no puntúan (revisión a mano).
+    "ataque_base64": (
+        {ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        ALL,
+    ),
+}
+BUGS.update(ATTACKS)
 
 
 class TestLab02Modulos(LabGradingTests):

@@ -1,9 +1,15 @@
 """Laboratorio 04: la referencia saca el máximo, la copia en blanco 0 y cada error típico
 pierde exactamente los puntos de su parte."""
 
-from tests.grading import LabGradingTests
+import nbformat
+
+from curso_pytorch import course
+from tests.grading import ADDED_CELLS, BLANK, LabGradingTests
 
 LAB = "04_perdidas"
+ALL = {"test_reduce_loss", "test_mse", "test_mae", "test_mbe", "test_huber", "test_hinge_multiclass",
+       "test_cross_entropy", "test_cross_entropy_weight", "test_cross_entropy_smoothing",
+       "test_entrenamiento_cross_entropy", "test_entrenamiento_hinge"}
 
 CE_CELLS = {"test_cross_entropy", "test_cross_entropy_weight", "test_cross_entropy_smoothing",
             "test_entrenamiento_cross_entropy"}
@@ -69,7 +75,75 @@ BUGS = {
 }
 
 
+# Entregas hostiles contra el juez: los puntos se deciden fuera del núcleo del alumno, con los datos de
+# la sonda y el código entregado. El enunciado prohíbe las pérdidas ya hechas de PyTorch en todas las
+# funciones del ejercicio, así que una celda añadida que las use deja sin puntos todas las celdas. Van
+# fuera de BUGS (errores típicos, que también deben detectar las pruebas visibles: test_visible_checks.py);
+# la clase de abajo califica las dos listas.
+ATTACKS = {
+    # Un gancho de IPython que, antes de cada celda, define las pérdidas con las de PyTorch: los datos
+    # de la sonda serían correctos, pero la celda añadida usa lo prohibido.
+    "ataque_gancho": (
+        {BLANK: True, ADDED_CELLS: [(
+            "import torch.nn.functional as F\n\n"
+            "def _reduce(values, reduction='mean'):\n"
+            "    if reduction not in ('mean', 'sum', 'none'):\n"
+            "        raise ValueError(reduction)\n"
+            "    return values.mean() if reduction == 'mean' else values.sum() if reduction == 'sum' else values\n\n"
+            "def _resuelve(*args):\n"
+            "    ns = get_ipython().user_ns\n"
+            "    ns['reduce_loss'] = _reduce\n"
+            "    ns['mse'], ns['mae'], ns['huber'] = F.mse_loss, F.l1_loss, F.huber_loss\n"
+            "    ns['mbe'] = lambda input, target, reduction='mean': _reduce(target - input, reduction)\n"
+            "    ns['hinge_multiclass'], ns['cross_entropy'] = F.multi_margin_loss, F.cross_entropy\n\n"
+            "get_ipython().events.register('pre_run_cell', _resuelve)\n")]},
+        ALL,
+    ),
+    # Un alias de una pérdida prohibida definido en otra celda y usado por la respuesta: la celda
+    # añadida usa lo que el enunciado prohíbe en todas las funciones.
+    "ataque_alias": (
+        {ADDED_CELLS: ["ce = torch.nn.functional.cross_entropy\n"],
+         "cross_entropy": (
+             "def cross_entropy(logits, target, weight=None, label_smoothing=0.0, reduction='mean'):\n"
+             "    return ce(logits, target, weight=weight, label_smoothing=label_smoothing, reduction=reduction)\n")},
+        ALL,
+    ),
+    # Un alias del módulo en otra celda (permitido por sí solo) y la pérdida prohibida en la respuesta:
+    # solo pierde la celda de esa respuesta.
+    "ataque_alias_modulo": (
+        {ADDED_CELLS: ["G = torch.nn.functional\n"],
+         "mse": "def mse(input, target, reduction='mean'):\n    return G.mse_loss(input, target, reduction=reduction)\n"},
+        {"test_mse"},
+    ),
+    # Código oculto en base64: las pruebas que vienen detrás no puntúan (revisión a mano).
+    "ataque_base64": (
+        {ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        ALL,
+    ),
+}
+
+
+def _test_cell_errors(grading_root, student):
+    """Los motivos de error de cada celda de pruebas del cuaderno calificado de ``student``."""
+    nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
+    return {course.grade_id(cell): [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            for cell in nb.cells if course.is_test_cell(cell)}
+
+
 class TestLab04Perdidas(LabGradingTests):
     LAB = LAB
     TOTAL = 18
-    BUGS = BUGS
+    BUGS = {**BUGS, **ATTACKS}
+
+    def test_hook_loses_for_the_forbidden_losses(self, scores, grading_root):
+        """El gancho no gana nada: en cada celda, el juez señala la celda añadida que usa lo prohibido."""
+        for cell, reasons in _test_cell_errors(grading_root, "ataque_gancho").items():
+            assert any("escrita o cambiada por ti" in r for r in reasons), (cell, reasons)
+
+    def test_hidden_code_asks_for_review(self, scores, grading_root):
+        """El código que se genera u oculta deja sin puntos lo que viene detrás con un motivo que pide
+        revisar la entrega a mano."""
+        errors = _test_cell_errors(grading_root, "ataque_base64")
+        assert set(errors) == ALL
+        for cell, reasons in errors.items():
+            assert any("el módulo «base64»" in r and "revise la entrega a mano" in r for r in reasons), (cell, reasons)

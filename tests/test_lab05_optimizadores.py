@@ -60,6 +60,13 @@ BUGS = {
                     'lr, wd, eps = self.defaults["lr"], self.defaults["weight_decay"], self.defaults["eps"]')]},
         {"test_adamw_grupos_estado"},
     ),
+    # Media de las medias de los lotes: con un último lote más pequeño no es la pérdida media por
+    # ejemplo que pide el enunciado (la regla del laboratorio 03).
+    "media_de_medias": (
+        {"train_one_epoch": [("        total += loss.item() * len(yb)\n        seen += len(yb)\n",
+                              "        total += loss.item()\n        seen += 1\n")]},
+        {"test_train_one_epoch"},
+    ),
     # El planificador avanza antes que el optimizador dentro del bucle: el primer valor de la
     # planificación nunca se usa (cada paso usa la tasa del siguiente).
     "planificador_antes_del_optimizador": (
