@@ -277,7 +277,7 @@ class SafeExecute(Execute):
             return cell, resources
         outbox = self._workdir / judge.PROBE_FOLDER / (grade_id(cell) or f"celda{index}")
         if judge_source.strip():
-            shutil.rmtree(outbox, ignore_errors=True)  # solo cuenta lo que deje esta celda
+            outbox = judge.fresh_outbox(self._workdir, outbox.name)  # solo cuenta lo que deje esta celda
             cell.source = judge.probe_prefix(outbox) + kernel_source
         elif test_cell:
             cell.source = BEFORE + original + AFTER
@@ -319,7 +319,7 @@ class SafeExecute(Execute):
             return None  # la celda ya tiene su error (núcleo detenido)
         if self._hidden_from is not None and self._hidden_from[0] < index:
             return self._hidden_from[1]
-        values = judge.read_outbox(outbox)
+        values = judge.read_outbox(outbox, self._workdir)
         verdict = self._judge.run(grade_id(cell) or "", judge_source, values)
         if verdict is not None and verdict.startswith("el juez de esta celda falló"):
             self.log.warning("%s: %s", grade_id(cell), verdict)

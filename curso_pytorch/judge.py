@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import warnings
 from pathlib import Path
@@ -98,10 +99,36 @@ def _read(path: Path, budget: int):
             return Invalid(f"no contiene solo tensores y valores simples ({type(error).__name__})"), info.st_size
 
 
-def read_outbox(folder: Path) -> dict:
-    """Los datos que dejó la sonda en ``folder``: clave -> valor (o ``Invalid``)."""
+def fresh_outbox(workdir: Path, name: str) -> Path:
+    """La carpeta vacía donde dejará sus datos la sonda de la celda ``name``, dentro de la carpeta
+    de trabajo del núcleo. Lo que haya dejado allí el código del alumno (también un enlace en lugar
+    de la carpeta) se quita sin seguirlo."""
+    base = workdir / PROBE_FOLDER
+    for path in (base, base / name):
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            path.unlink()
+        elif path.is_dir() and path != base:
+            shutil.rmtree(path)
+    base.mkdir(exist_ok=True)
+    return base / name
+
+
+def _inside(folder: Path, workdir: Path) -> bool:
+    """``folder`` está de verdad dentro de ``workdir``: ningún tramo es un enlace."""
+    relative = folder.relative_to(workdir)
+    current = workdir
+    for part in relative.parts:
+        current = current / part
+        if current.is_symlink():
+            return False
+    return True
+
+
+def read_outbox(folder: Path, workdir: Path | None = None) -> dict:
+    """Los datos que dejó la sonda en ``folder``: clave -> valor (o ``Invalid``). Con ``workdir``,
+    nada si algún tramo entre las dos carpetas es un enlace (lo habría puesto el alumno)."""
     found, budget = {}, MAX_TOTAL_BYTES
-    if not folder.is_dir() or folder.is_symlink():
+    if not folder.is_dir() or folder.is_symlink() or (workdir is not None and not _inside(folder, workdir)):
         return found
     for path in sorted(folder.iterdir())[:MAX_FILES]:
         key = path.name[:-3] if path.name.endswith(".pt") else ""

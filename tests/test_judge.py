@@ -177,3 +177,22 @@ def test_a_class_shares_one_reference_cache_beside_the_gradebook(tmp_path):
     assert references_dir(task) == str(course / judge.REFERENCES)
     elsewhere = Task("01_tensores", "ana", b"", {}, references_dir="/no/existe/curso/.referencias")
     assert references_dir(elsewhere).endswith("curso-referencias") and not references_dir(elsewhere).startswith("/no")
+
+
+def test_links_left_by_the_student_in_the_probe_folder_are_not_followed(tmp_path):
+    """El alumno puede cambiar la carpeta de la sonda por un enlace (a la carpeta de otro, a un
+    archivo de la máquina): quien califica lo quita sin seguirlo y no lee nada a través de él."""
+    workdir, elsewhere = tmp_path / "trabajo", tmp_path / "fuera"
+    (elsewhere / "test_x").mkdir(parents=True)
+    torch.save(torch.ones(1), elsewhere / "test_x" / "dato.pt")
+    workdir.mkdir()
+    (workdir / judge.PROBE_FOLDER).symlink_to(elsewhere)
+    outbox = judge.fresh_outbox(workdir, "test_x")
+    assert not (workdir / judge.PROBE_FOLDER).is_symlink() and (elsewhere / "test_x" / "dato.pt").exists()
+    torch.save(torch.zeros(1), outbox.parent / "x.pt")
+    (workdir / judge.PROBE_FOLDER / "test_x").symlink_to(elsewhere / "test_x")  # durante la celda
+    assert judge.read_outbox(outbox, workdir) == {}
+    (workdir / judge.PROBE_FOLDER / "test_x").unlink()
+    (workdir / judge.PROBE_FOLDER).rename(workdir / "viejo")
+    (workdir / judge.PROBE_FOLDER).symlink_to(elsewhere)  # la carpeta de todas las sondas, cambiada
+    assert judge.read_outbox(workdir / judge.PROBE_FOLDER / "test_x", workdir) == {}
