@@ -13,6 +13,7 @@ import pytest
 from curso_pytorch import feedback
 from tests import leaks
 from tests.grading import grade_variants
+from tests.test_browser import _browser, browser_tools  # noqa: F401 (fixture de Playwright y Chromium)
 LAB = "01_tensores"
 # Softmax sin restar el máximo: pasa las pruebas visibles (logits pequeños) y falla las ocultas,
 # que prueban logits extremos.
@@ -75,3 +76,34 @@ def test_no_hidden_code_on_the_page(pages):
         text = html.unescape(page)
         leaked = [line for line in hidden if line in text]
         assert not leaked, (student, leaked[:3])
+
+
+def test_page_in_a_real_browser(pages, browser_tools, tmp_path):
+    """La página de la entrega con el error, abierta en Chromium como la abriría el alumno: se ve el
+    resumen en español con la parte perdida y su motivo, y nada se sale de su caja (ni de la página)
+    aunque el motivo sea largo."""
+    root, _, _ = pages
+    sync_playwright, expect = browser_tools
+    page_path = root / "feedback" / BUG / LAB / f"{LAB}.html"
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 900})
+            page.goto(page_path.as_uri())
+            summary = page.locator("table.summary")
+            expect(summary).to_be_visible()
+            expect(page.locator("body")).to_contain_text("Resumen por partes")
+            expect(page.locator("body")).to_contain_text("Por qué perdiste puntos")
+            expect(summary.locator("tr", has=page.locator("code", has_text="test_softmax"))).to_contain_text("no superadas")
+            overflowing = page.evaluate("""() => {
+                const wide = [];
+                for (const el of document.querySelectorAll('pre, td, li, .output_area, .summary')) {
+                    if (el.scrollWidth > el.clientWidth + 1) wide.push(el.tagName + ': ' + el.textContent.slice(0, 60));
+                }
+                if (document.documentElement.scrollWidth > window.innerWidth + 1) wide.push('la página entera');
+                return wide;
+            }""")
+            assert not overflowing, overflowing
+            page.screenshot(path=str(tmp_path / "retroalimentacion.png"), full_page=True)
+        finally:
+            browser.close()
