@@ -12,8 +12,8 @@ import warnings
 
 import torch
 
-from .notebook import STUB_MESSAGE, apply_strict_warnings, best_device  # noqa: F401 (best_device: para las pruebas)
-from .notebook import stub_owner
+from .notebook import apply_strict_warnings, best_device  # noqa: F401 (best_device: para las pruebas)
+from .notebook import unsolved
 
 
 class CheckFailed(AssertionError):
@@ -38,8 +38,7 @@ def check(description: str):
     except CheckFailed as error:
         raise CheckFailed(f"{description}: {error}") from None
     except NotImplementedError as error:
-        owner = f"`{stub_owner(error)}` aún no está resuelto" if error.args == (STUB_MESSAGE,) else "el ejercicio aún no está resuelto"
-        raise CheckFailed(f"{description}: {owner}.") from None
+        raise CheckFailed(f"{description}: {unsolved(error)}.") from None
     except NameError as error:  # una celda anterior no se ejecutó o falló
         raise CheckFailed(f"{description}: no existe «{error.name}»; ejecuta antes las celdas anteriores "
                           "y resuelve sus errores.") from None
@@ -264,6 +263,13 @@ def scripted_epochs(losses):
     return train_fn, eval_fn, snapshots
 
 
+def _fixed_batches(x, steps, batch):
+    """Los índices de ``steps`` lotes de ``batch`` ejemplos de ``x``, siempre en el mismo orden."""
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0)).to(x.device)
+    for step in range(steps):
+        yield order[(step * batch) % len(x):][:batch]
+
+
 def softmax_regression(loss_fn, update_fn, x, y, steps=150, batch=256, lr=0.5):
     """Entrena una regresión softmax (784 -> 10) con ``loss_fn`` y ``update_fn(params, lr)``, siempre
     igual (semilla, orden de los lotes y pasos fijos); devuelve ``[W, b]``. La usan la sonda, con
@@ -271,9 +277,7 @@ def softmax_regression(loss_fn, update_fn, x, y, steps=150, batch=256, lr=0.5):
     gen = torch.Generator().manual_seed(0)
     W = (0.01 * torch.randn(784, 10, generator=gen)).to(x.device).requires_grad_()
     b = torch.zeros(10, device=x.device, requires_grad=True)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0)).to(x.device)
-    for step in range(steps):
-        idx = order[(step * batch) % len(x):][:batch]
+    for idx in _fixed_batches(x, steps, batch):
         loss_fn(x[idx] @ W + b, y[idx]).backward()
         update_fn([W, b], lr)
     return [W.detach(), b.detach()]
@@ -314,9 +318,7 @@ def mlp_training(loss_fn, x, y, steps=150, batch=256, lr=0.1):
         return ((2 * torch.rand(shape, generator=gen) - 1) * bound).to(x.device).requires_grad_()
 
     params = [uniform((784, 64), 784), uniform((64,), 784), uniform((64, 10), 64), uniform((10,), 64)]
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0)).to(x.device)
-    for step in range(steps):
-        idx = order[(step * batch) % len(x):][:batch]
+    for idx in _fixed_batches(x, steps, batch):
         W1, b1, W2, b2 = params
         loss_fn(torch.relu(x[idx] @ W1 + b1) @ W2 + b2, y[idx]).backward()
         plain_sgd(params, lr)

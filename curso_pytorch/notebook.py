@@ -119,6 +119,13 @@ STUB_MESSAGE = "Completa este ejercicio"
 STUB_CODE = f'# TU CÓDIGO AQUÍ\nraise NotImplementedError("{STUB_MESSAGE}")'
 
 
+def unsolved(error: BaseException) -> str:
+    """Qué falta por resolver, si ``error`` es el del esbozo: «`softmax` aún no está resuelto»."""
+    if error.args == (STUB_MESSAGE,):
+        return f"`{stub_owner(error)}` aún no está resuelto"
+    return "el ejercicio aún no está resuelto"
+
+
 def stub_owner(error: BaseException) -> str:
     """Nombre de la función (o método) cuyo esbozo lanzó ``error``."""
     tb = error.__traceback__

@@ -60,10 +60,10 @@ def call(key: str, function, *args, **kwargs) -> None:
     try:
         value = function(*args, **kwargs)
     except Exception as error:  # el código del alumno: cualquier error es un dato para el juez
-        from .notebook import STUB_MESSAGE, stub_owner
+        from .notebook import STUB_MESSAGE, unsolved
 
         if isinstance(error, NotImplementedError) and error.args == (STUB_MESSAGE,):
-            text = f"`{stub_owner(error)}` aún no está resuelto"
+            text = unsolved(error)
         else:
             text = f"tu código lanzó {type(error).__name__}: {str(error)[:300]}"
         record(key, {ERROR: text})
