@@ -66,6 +66,17 @@ def close(actual, expected, *, rtol=1e-5, atol=1e-6, what="el resultado") -> Non
         raise CheckFailed(f"{what} no coincide con lo esperado (diferencia máxima {gap.max().item():.3g}).")
 
 
+def float32_atol(inputs, atol=1e-6) -> float:
+    """Tolerancia absoluta para un resultado calculado en float32 a partir de ``inputs``, frente a una
+    referencia en float64. Restar números del orden de M (unos logits menos su logsumexp, por
+    ejemplo) pierde hasta M·eps de float32, así que la tolerancia es al menos 4·eps·M: con logits
+    de ±1000, una versión correcta con ``torch.logsumexp`` se desvía unos 2e-5 del valor exacto y la
+    tolerancia es 4.8e-4; los errores que se buscan (NaN, infinitos, un factor 1/ln 2, un término
+    de más) quedan muy por encima."""
+    scale = max(1.0, float(torch.as_tensor(inputs).detach().abs().max()))
+    return max(atol, 4 * torch.finfo(torch.float32).eps * scale)
+
+
 def scalar_close(actual, expected, *, rel=1e-4, abs_=1e-6, what="el valor") -> None:
     """Exige un número (float, int o tensor de un elemento) cercano a ``expected``."""
     if isinstance(actual, torch.Tensor):

@@ -45,6 +45,96 @@ BUGS = {
 }
 
 
+# Un error por requisito del enunciado que no rompe ningún otro (tests/requirements.py los enlaza
+# con la frase del enunciado). No todos los ven las pruebas visibles, así que van fuera de BUGS.
+SGD_CELLS = {"test_sgd_step", "test_entrenamiento_sgd_step"}
+CE_CELLS = {"test_cross_entropy", "test_entrenamiento_cross_entropy"}
+STATEMENT_BUGS = {
+    # «sin NaN ni infinitos aunque haya logits de ±1000»: la exponencial sin restar el máximo.
+    "softmax_ingenua": (
+        {"softmax": "def softmax(logits):\n    e = torch.exp(logits)\n    return e / e.sum(dim=1, keepdim=True)\n"},
+        {"test_softmax"},
+    ),
+    # «Tensor.log_softmax» (prohibida): la entropía cruzada con el método del tensor.
+    "ce_log_softmax_del_tensor": (
+        {"cross_entropy": "def cross_entropy(logits, target):\n"
+                          "    return -logits.log_softmax(dim=1)[torch.arange(len(target)), target].mean()\n"},
+        CE_CELLS,
+    ),
+    # «la entropía cruzada media»: la suma del lote.
+    "ce_suma": (
+        {"cross_entropy": [("return (log_norm - correct).mean()", "return (log_norm - correct).sum()")]},
+        CE_CELLS,
+    ),
+    # «como tensor escalar (forma ())»: forma (1,).
+    "ce_forma_1": (
+        {"cross_entropy": [("return (log_norm - correct).mean()", "return (log_norm - correct).mean().reshape(1)")]},
+        {"test_cross_entropy"},
+    ),
+    # «con logaritmo natural»: en base 2.
+    "ce_log2": (
+        {"cross_entropy": [("return (log_norm - correct).mean()", "return (log_norm - correct).mean() / 0.6931471805599453")]},
+        CE_CELLS,
+    ),
+    # «derivable con autograd»: un número nuevo, sin grafo.
+    "ce_sin_grafo": (
+        {"cross_entropy": [("return (log_norm - correct).mean()", "return torch.tensor((log_norm - correct).mean().item())")]},
+        CE_CELLS,
+    ),
+    # «como float de Python»: un tensor.
+    "accuracy_tensor": (
+        {"accuracy": [("(logits.argmax(dim=1) == target).float().mean().item()",
+                       "(logits.argmax(dim=1) == target).float().mean()")]},
+        {"test_accuracy"},
+    ),
+    # «sin registrar la operación en el grafo»: el paso fuera de torch.no_grad().
+    "sgd_sin_no_grad": (
+        {"sgd_step": [("    with torch.no_grad():\n        for p in params:", "    if True:\n        for p in params:")]},
+        SGD_CELLS,
+    ),
+    # «en el lugar»: un tensor nuevo que no sustituye al parámetro.
+    "sgd_fuera_de_lugar": (
+        {"sgd_step": [("            p -= lr * p.grad\n            p.grad = None",
+                       "            p.grad = None if p.grad is None else p.grad\n            p = p - lr * p.grad")]},
+        SGD_CELLS,
+    ),
+    # «Ignora los parámetros cuyo .grad sea None»: falla con ellos.
+    "sgd_grad_none_falla": (
+        {"sgd_step": [("            if p.grad is None:\n                continue\n", "")]},
+        {"test_sgd_step"},
+    ),
+    # «Está prohibido usar torch.optim»: el paso con torch.optim.SGD.
+    "sgd_con_optim": (
+        {"sgd_step": "def sgd_step(params, lr):\n"
+                     "    params = [p for p in params if p.grad is not None]\n"
+                     "    torch.optim.SGD(params, lr=lr).step()\n"
+                     "    for p in params:\n"
+                     "        p.grad = None\n"},
+        SGD_CELLS,
+    ),
+}
+
+# Soluciones correctas escritas de otra forma: sacan el máximo.
+ALTERNATIVES = {
+    # softmax con logsumexp, entropía cruzada con indexación avanzada, exactitud con sum / len y
+    # el paso con p.data y sub_.
+    "alternativa_logsumexp": (
+        {"softmax": "def softmax(logits):\n    return torch.exp(logits - torch.logsumexp(logits, dim=1, keepdim=True))\n",
+         "cross_entropy": "def cross_entropy(logits, target):\n"
+                          "    log_p = logits - torch.logsumexp(logits, dim=1, keepdim=True)\n"
+                          "    return -log_p[torch.arange(logits.shape[0]), target].mean()\n",
+         "accuracy": "def accuracy(logits, target):\n"
+                     "    return float((logits.argmax(1) == target).sum()) / len(target)\n",
+         "sgd_step": "def sgd_step(params, lr):\n"
+                     "    for p in params:\n"
+                     "        if p.grad is not None:\n"
+                     "            p.data.sub_(lr * p.grad)\n"
+                     "            p.grad = None\n"},
+        set(),
+    ),
+}
+
+
 # Entregas hostiles: cada clase de ataque contra el juez (los puntos se deciden fuera del núcleo del
 # alumno, con los datos de la sonda y el código entregado). Sobre la copia en blanco no ganan nada;
 # sobre la referencia, el código que se genera u oculta y los alias de lo prohibido pierden puntos.
@@ -93,13 +183,13 @@ ATTACKS = {
         ALL,
     ),
 }
-BUGS.update(ATTACKS)
+BUGS_AND_ATTACKS = {**BUGS, **STATEMENT_BUGS, **ALTERNATIVES, **ATTACKS}
 
 
 class TestLab01Tensores(LabGradingTests):
     LAB = LAB
     TOTAL = 12
-    BUGS = BUGS
+    BUGS = BUGS_AND_ATTACKS
 
     def test_attacks_see_no_hidden_tests(self, scores, grading_root):
         """La carpeta de trabajo del núcleo solo tiene lo que da el laboratorio (ni el cuaderno con

@@ -51,6 +51,102 @@ BUGS = {
 }
 
 
+# Un error por requisito del enunciado que no rompe ningún otro (tests/requirements.py los enlaza
+# con la frase del enunciado). No todos los ven las pruebas visibles, así que van fuera de BUGS.
+STATEMENT_BUGS = {
+    # «salvo las capas perezosas (nn.Lazy*)»: la capa final perezosa.
+    "lineal_perezosa": (
+        {"cifar_cnn": [("self.classifier = nn.Linear(in_channels * side * side, 10)",
+                        "self.classifier = nn.LazyLinear(10)")]},
+        {"test_forma_salida", "test_registro_parametros", "test_entrenamiento_cifar"},
+    ),
+    # «en este orden: Conv2d, BatchNorm2d, ReLU y MaxPool2d»: la ReLU antes de la normalización. Con
+    # sus propios pesos puestos en la red del enunciado, la salida cambia; entrenada, se parece.
+    "relu_antes_de_batchnorm": (
+        {"cifar_cnn": [("                nn.BatchNorm2d(out_channels),\n                nn.ReLU(),\n",
+                        "                nn.ReLU(),\n                nn.BatchNorm2d(out_channels),\n")]},
+        {"test_registro_parametros"},
+    ),
+    # «(con sesgo ...)»: convoluciones sin sesgo.
+    "conv_sin_sesgo": (
+        {"cifar_cnn": [("nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)",
+                        "nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False)")]},
+        {"test_registro_parametros", "test_entrenamiento_cifar"},
+    ),
+    # «dropout con probabilidad dropout»: siempre 0.25 (también el registro prueba CifarCNN(dropout=0.0)
+    # en modo train).
+    "dropout_fijo": (
+        {"cifar_cnn": [("self.dropout = nn.Dropout(dropout)", "self.dropout = nn.Dropout(0.25)")]},
+        {"test_dropout_modos", "test_registro_parametros"},
+    ),
+    # «No añadas otras capas»: una capa lineal de más al final.
+    "capa_de_mas": (
+        {"cifar_cnn": [("return self.classifier(self.dropout(x))", "return self.extra(self.classifier(self.dropout(x)))"),
+                       ("self.classifier = nn.Linear(in_channels * side * side, 10)",
+                        "self.classifier = nn.Linear(in_channels * side * side, 10)\n        self.extra = nn.Linear(10, 10)")]},
+        {"test_registro_parametros", "test_entrenamiento_cifar"},
+    ),
+    # «un int de Python»: un tensor.
+    "cuenta_tensor": (
+        {"count_parameters": [("return sum(p.numel() for p in model.parameters() if p.requires_grad)",
+                               "return torch.tensor(sum(p.numel() for p in model.parameters() if p.requires_grad))")]},
+        {"test_count_parameters"},
+    ),
+    # «los búferes no cuentan»: suma también las medias y varianzas de BatchNorm.
+    "cuenta_buferes": (
+        {"count_parameters": [("if p.requires_grad)", "if p.requires_grad) + sum(b.numel() for b in model.buffers())")]},
+        {"test_count_parameters"},
+    ),
+    # «mode="fan_in"»: fan_out.
+    "init_fan_out": (
+        {"init_weights": [('mode="fan_in"', 'mode="fan_out"')]},
+        {"test_init_weights"},
+    ),
+    # «su sesgo, si lo tiene, a cero»: falla con las capas sin sesgo.
+    "init_sesgo_sin_comprobar": (
+        {"init_weights": [("        if module.bias is not None:\n            nn.init.zeros_(module.bias)",
+                           "        nn.init.zeros_(module.bias)")]},
+        {"test_init_weights"},
+    ),
+}
+
+# Soluciones correctas escritas de otra forma: sacan el máximo.
+ALTERNATIVES = {
+    # Toda la red en un solo nn.Sequential con nn.Flatten, el dropout funcional con
+    # training=self.training, el recuento con un bucle y la inicialización con type().
+    "alternativa_secuencial": (
+        {"cifar_cnn": (
+            "class CifarCNN(nn.Module):\n"
+            "    def __init__(self, channels=(8, 16), dropout=0.25):\n"
+            "        super().__init__()\n"
+            "        layers, c_in = [], 3\n"
+            "        for c in channels:\n"
+            "            layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2)]\n"
+            "            c_in = c\n"
+            "        self.features = nn.Sequential(*layers, nn.Flatten())\n"
+            "        self.p = dropout\n"
+            "        self.fc = nn.Linear(c_in * (32 >> len(channels)) ** 2, 10)\n\n"
+            "    def forward(self, x):\n"
+            "        x = self.features(x)\n"
+            "        return self.fc(nn.functional.dropout(x, self.p, training=self.training))\n"),
+         "count_parameters": (
+            "def count_parameters(model):\n"
+            "    total = 0\n"
+            "    for p in model.parameters():\n"
+            "        if p.requires_grad:\n"
+            "            total += p.numel()\n"
+            "    return total\n"),
+         "init_weights": (
+            "def init_weights(module):\n"
+            "    if type(module) in (nn.Conv2d, nn.Linear):\n"
+            "        nn.init.kaiming_normal_(module.weight, nonlinearity='relu')\n"
+            "        if module.bias is not None:\n"
+            "            module.bias.data.zero_()\n")},
+        set(),
+    ),
+}
+
+
 # Entregas hostiles: los puntos se deciden fuera del núcleo del alumno, con los datos de la sonda y
 # el código entregado. Sobre la copia en blanco no ganan nada; sobre la referencia, el código que se
 # genera u oculta deja sin puntos las pruebas que vienen detrás.
@@ -81,10 +177,10 @@ ATTACKS = {
         ALL,
     ),
 }
-BUGS.update(ATTACKS)
+BUGS_AND_ATTACKS = {**BUGS, **STATEMENT_BUGS, **ALTERNATIVES, **ATTACKS}
 
 
 class TestLab02Modulos(LabGradingTests):
     LAB = LAB
     TOTAL = 15
-    BUGS = BUGS
+    BUGS = BUGS_AND_ATTACKS

@@ -75,6 +75,115 @@ BUGS = {
 }
 
 
+# Un error por requisito del enunciado que no rompe ningún otro (tests/requirements.py los enlaza
+# con la frase del enunciado). No todos los ven las pruebas visibles, así que van fuera de BUGS.
+STATEMENT_BUGS = {
+    # «Con cualquier otro valor lanza ValueError»: una reducción desconocida se toma por la media.
+    "reduccion_desconocida_es_media": (
+        {"reduce_loss": [("    raise ValueError(f\"reduction debe ser 'mean', 'sum' o 'none', no {reduction!r}\")",
+                          "    return values.mean()")]},
+        {"test_reduce_loss"},
+    ),
+    # «"mean" (por defecto)»: mse suma si no se le dice otra cosa.
+    "mse_por_defecto_suma": (
+        {"mse": [('def mse(input, target, reduction="mean"):', 'def mse(input, target, reduction="sum"):')]},
+        {"test_mse"},
+    ),
+    # «con "none", la misma forma»: mse aplana las pérdidas sin reducir.
+    "mse_none_aplanado": (
+        {"mse": [("reduce_loss((input - target) ** 2, reduction)", "reduce_loss(((input - target) ** 2).flatten(), reduction)")]},
+        {"test_mse"},
+    ),
+    # «derivable con autograd»: mae corta el grafo.
+    "mae_sin_grafo": (
+        {"mae": [("reduce_loss((input - target).abs(), reduction)", "reduce_loss((input - target).abs().detach(), reduction)")]},
+        {"test_mae"},
+    ),
+    # «devuelven un tensor escalar (forma ())»: mae devuelve un tensor de forma (1,).
+    "mae_forma_1": (
+        {"mae": [("return reduce_loss((input - target).abs(), reduction)",
+                  "out = reduce_loss((input - target).abs(), reduction)\n"
+                  "    return out if reduction == 'none' else out.reshape(1)")]},
+        {"test_mae"},
+    ),
+    # «la reducción de target - input»: el signo al revés.
+    "mbe_input_menos_target": (
+        {"mbe": [("reduce_loss(target - input, reduction)", "reduce_loss(input - target, reduction)")]},
+        {"test_mbe"},
+    ),
+    # «como nn.HuberLoss(delta=delta)»: delta fijo en 1.
+    "huber_delta_fijo": (
+        {"huber": [("    error = (input - target).abs()\n", "    error = (input - target).abs()\n    delta = 1.0\n")]},
+        {"test_huber"},
+    ),
+    # «como nn.MultiMarginLoss(margin=margin)»: margen fijo en 1 (el entrenamiento usa el de por defecto).
+    "bisagra_margen_fijo": (
+        {"hinge_multiclass": [("(margin - correct + scores)", "(1.0 - correct + scores)")]},
+        {"test_hinge_multiclass"},
+    ),
+    # «con "none", forma (N,)»: la bisagra sin reducir queda con forma (N, 1).
+    "bisagra_none_n_por_1": (
+        {"hinge_multiclass": [("return reduce_loss(per_sample, reduction)",
+                               "return reduce_loss(per_sample.view(-1, 1), reduction)")]},
+        {"test_hinge_multiclass"},
+    ),
+    # «softmax/log_softmax en cualquiera de sus formas»: el método log_softmax del tensor.
+    "log_softmax_del_tensor": (
+        {"cross_entropy": [("    log_probs = shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))\n",
+                            "    log_probs = logits.log_softmax(dim=1)\n")]},
+        CE_CELLS,
+    ),
+    # «w_k» en el término del suavizado: los pesos solo en el término de la clase correcta.
+    "suavizado_sin_pesos": (
+        {"cross_entropy": [("smooth = -(log_probs * weight).sum(dim=1) / num_classes",
+                            "smooth = -log_probs.sum(dim=1) / num_classes")]},
+        {"test_cross_entropy_smoothing"},
+    ),
+}
+
+# Soluciones correctas escritas de otra forma: sacan el máximo (ninguna celda pierde puntos).
+ALTERNATIVES = {
+    # logsumexp (el enunciado lo permite) e indexación avanzada en lugar de gather.
+    "alternativa_logsumexp": (
+        {"cross_entropy": (
+            "def cross_entropy(logits, target, weight=None, label_smoothing=0.0, reduction='mean'):\n"
+            "    n, c = logits.shape\n"
+            "    log_probs = logits - torch.logsumexp(logits, dim=1, keepdim=True)\n"
+            "    w = torch.ones(c, dtype=logits.dtype, device=logits.device) if weight is None else weight\n"
+            "    w_y = w[target]\n"
+            "    picked = log_probs[torch.arange(n, device=logits.device), target]\n"
+            "    losses = -(1 - label_smoothing) * w_y * picked - label_smoothing / c * (log_probs * w).sum(dim=1)\n"
+            "    if reduction == 'mean':\n"
+            "        return losses.sum() / w_y.sum()\n"
+            "    return reduce_loss(losses, reduction)\n")},
+        set(),
+    ),
+    # Huber con clamp (la parte cuadrática hasta delta y la lineal a partir de ahí) y reducciones
+    # con un diccionario.
+    "alternativa_clamp": (
+        {"reduce_loss": (
+            "def reduce_loss(values, reduction='mean'):\n"
+            "    reducers = {'mean': torch.mean, 'sum': torch.sum, 'none': lambda v: v}\n"
+            "    if reduction not in reducers:\n"
+            "        raise ValueError(reduction)\n"
+            "    return reducers[reduction](values)\n"),
+         "huber": (
+            "def huber(input, target, delta=1.0, reduction='mean'):\n"
+            "    e = (input - target).abs()\n"
+            "    q = e.clamp(max=delta)\n"
+            "    return reduce_loss(0.5 * q ** 2 + delta * (e - q), reduction)\n"),
+         "hinge_multiclass": (
+            "def hinge_multiclass(scores, target, margin=1.0, reduction='mean'):\n"
+            "    n, c = scores.shape\n"
+            "    correct = scores[torch.arange(n, device=scores.device), target].unsqueeze(1)\n"
+            "    m = torch.clamp(margin - correct + scores, min=0)\n"
+            "    m = m.scatter(1, target.unsqueeze(1), 0.0)\n"
+            "    return reduce_loss(m.sum(dim=1) / c, reduction)\n")},
+        set(),
+    ),
+}
+
+
 # Entregas hostiles contra el juez: los puntos se deciden fuera del núcleo del alumno, con los datos de
 # la sonda y el código entregado. El enunciado prohíbe las pérdidas ya hechas de PyTorch en todas las
 # funciones del ejercicio, así que una celda añadida que las use deja sin puntos todas las celdas. Van
@@ -133,7 +242,7 @@ def _test_cell_errors(grading_root, student):
 class TestLab04Perdidas(LabGradingTests):
     LAB = LAB
     TOTAL = 18
-    BUGS = {**BUGS, **ATTACKS}
+    BUGS = {**BUGS, **STATEMENT_BUGS, **ALTERNATIVES, **ATTACKS}
 
     def test_hook_loses_for_the_forbidden_losses(self, scores, grading_root):
         """El gancho no gana nada: en cada celda, el juez señala la celda añadida que usa lo prohibido."""
