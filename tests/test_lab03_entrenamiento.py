@@ -1,9 +1,14 @@
 """Laboratorio 03: la referencia saca el máximo, la copia en blanco 0 y cada error típico
 pierde exactamente los puntos de su parte."""
 
-from tests.grading import LabGradingTests
+import nbformat
+
+from curso_pytorch import course
+from tests.grading import ADDED_CELLS, LabGradingTests
 
 LAB = "03_entrenamiento"
+ALL = {"test_train_one_epoch", "test_train_one_epoch_perdida", "test_evaluate", "test_evaluate_modo",
+       "test_dispositivo", "test_fit_historial", "test_fit_parada_temprana", "test_fit_mnist"}
 
 EVALUATE_WITHOUT_NO_GRAD = '''def evaluate(model, loader, loss_fn, device):
     model.eval()
@@ -73,6 +78,23 @@ BUGS = {
         {"fit": [("best_state = copy.deepcopy(model.state_dict())", "best_state = model.state_dict()")]},
         {"test_fit_parada_temprana"},
     ),
+    # Parada temprana que cuenta un empate como mejora («<=» en lugar de «estrictamente menor»): se
+    # queda con la última de las épocas empatadas y, tras un empate, sigue entrenando.
+    "empate_cuenta_como_mejora": (
+        {"fit": [("if val_loss < best_loss:", "if val_loss <= best_loss:")]},
+        {"test_fit_parada_temprana"},
+    ),
+    # Restaura los mejores pesos solo si se detiene antes de tiempo: si las épocas se acaban sin
+    # agotar la paciencia, se queda con los últimos (las pruebas visibles no lo ven).
+    "restaura_solo_al_parar": (
+        {"fit": [(
+            "            if epochs_without_improvement >= patience:\n                break\n"
+            "    if best_state is not None:\n        model.load_state_dict(best_state)\n",
+            "            if epochs_without_improvement >= patience:\n"
+            "                model.load_state_dict(best_state)\n                break\n",
+        )]},
+        {"test_fit_parada_temprana"},
+    ),
     # Los lotes no se mueven a device (en una GPU, además, fallaría con RuntimeError).
     "datos_sin_mover": (
         {
@@ -84,7 +106,88 @@ BUGS = {
 }
 
 
+# Entregas hostiles contra el juez: los puntos se deciden fuera del núcleo del alumno, con los datos
+# de la sonda, que el juez compara con sus propias referencias. Van fuera de BUGS (errores típicos,
+# que también deben detectar las pruebas visibles: test_visible_checks.py); la clase de abajo
+# califica las dos listas.
+FORGE = (
+    "import torch\n"
+    "import curso_pytorch.probe as sonda\n\n"
+    "_original = sonda.plain\n\n"
+    "def _forja(value):\n"
+    "    if isinstance(value, torch.Tensor):\n"
+    "        return torch.zeros_like(value)\n"
+    "    if type(value) is float:\n"
+    "        return 0.5\n"
+    "    if type(value) in (list, tuple):\n"
+    "        return type(value)(_forja(v) for v in value)\n"
+    "    if type(value) is dict:\n"
+    "        return {k: _forja(v) for k, v in value.items()}\n"
+    "    return value\n\n"
+    "def _instala(*args):\n"
+    "    sonda.plain = lambda value, depth=0: _forja(_original(value))\n\n"
+    "get_ipython().events.register('pre_run_cell', _instala)\n"
+)
+
+ATTACKS = {
+    # Un gancho de IPython que, antes de cada celda, cambia la sonda para que entregue datos inventados
+    # (pesos a cero, pérdidas de 0.5): no coinciden con las referencias del juez. Solo conserva su punto
+    # la celda del dispositivo, que solo mira si los lotes se movieron (la referencia los mueve).
+    "ataque_sonda_falsa": (
+        {ADDED_CELLS: [FORGE]},
+        ALL - {"test_dispositivo"},
+    ),
+    # Lotes sin mover y la ayuda del curso de la prueba visible sustituida para que no lo vea: la sonda
+    # oculta usa su propio instrumento y el juez lo ve.
+    "ataque_instrumento": (
+        {"train_one_epoch": [("        x, y = x.to(device), y.to(device)\n", "")],
+         "evaluate": [("            x, y = x.to(device), y.to(device)\n", "")],
+         ADDED_CELLS: ["import torch.nn.functional as F\nimport curso_pytorch.checks as ayudas\n\n"
+                       "ayudas.require_moved = lambda run, model, what: run(F.cross_entropy)\n"]},
+        {"test_dispositivo"},
+    ),
+    # fit llama a sus funciones a través de alias definidos en otra celda: las pruebas de fit no pueden
+    # sustituirlas por las de referencia y pierden las celdas que lo necesitan.
+    "ataque_alias": (
+        {ADDED_CELLS: ["paso, valida = train_one_epoch, evaluate\n"],
+         "fit": [("train_loss = train_one_epoch(", "train_loss = paso("),
+                 ("val_loss, val_acc = evaluate(", "val_loss, val_acc = valida(")]},
+        {"test_fit_historial", "test_fit_parada_temprana"},
+    ),
+    # Código oculto en base64: las pruebas que vienen detrás no puntúan (revisión a mano).
+    "ataque_base64": (
+        {ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        ALL,
+    ),
+}
+
+
+def _graded(grading_root, student):
+    return nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
+
+
 class TestLab03Entrenamiento(LabGradingTests):
     LAB = LAB
     TOTAL = 16
-    BUGS = BUGS
+    BUGS = {**BUGS, **ATTACKS}
+
+    def test_feedback_shows_no_judge(self, scores, grading_root):
+        """Las salidas del cuaderno calificado no muestran el código del juez."""
+        for student in ("referencia", "en_blanco", *ATTACKS):
+            outputs = "".join(str(o) for c in _graded(grading_root, student).cells for o in c.get("outputs", []))
+            assert "### JUEZ" not in outputs and "reference(" not in outputs, student
+
+    def test_forged_data_loses_with_reasons(self, scores, grading_root):
+        """Los datos inventados pierden por lo que el juez compara (pesos y pérdidas), no por un fallo del juez."""
+        for cell in _graded(grading_root, "ataque_sonda_falsa").cells:
+            if course.is_test_cell(cell) and course.grade_id(cell) in ATTACKS["ataque_sonda_falsa"][1]:
+                reasons = [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                assert reasons and not any("el juez de esta celda falló" in r for r in reasons), reasons
+
+    def test_hidden_code_asks_for_review(self, scores, grading_root):
+        """El código que se genera u oculta deja sin puntos lo que viene detrás con un motivo que pide
+        revisar la entrega a mano."""
+        for cell in _graded(grading_root, "ataque_base64").cells:
+            if course.is_test_cell(cell):
+                reasons = [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                assert any("el módulo «base64»" in r and "revise la entrega a mano" in r for r in reasons), reasons
