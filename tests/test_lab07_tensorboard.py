@@ -1,9 +1,15 @@
 """Laboratorio 07: la referencia saca el máximo, la copia en blanco 0 y cada error típico
-pierde exactamente los puntos de su parte (las pruebas ocultas leen los archivos de eventos)."""
+pierde exactamente los puntos de su parte. La sonda lee los archivos de eventos en el núcleo del
+alumno; el juez los compara con su propio entrenamiento de referencia (float64)."""
 
-from tests.grading import LabGradingTests
+import nbformat
+
+from curso_pytorch import course
+from tests.grading import ADDED_CELLS, BLANK, LabGradingTests
 
 LAB = "07_tensorboard"
+ALL = {"test_perdida_entrenamiento", "test_metricas_validacion", "test_histogramas_lr", "test_imagen_validacion",
+       "test_hiperparametros", "test_writer_cerrado"}
 
 BUGS = {
     # Olvida incrementar el paso global: todos los puntos de Loss/train caen en el paso 0.
@@ -35,6 +41,20 @@ BUGS = {
         ]},
         {"test_metricas_validacion"},
     ),
+    # Evalúa sin model.eval(): BatchNorm normaliza la validación con las estadísticas de cada lote.
+    "validacion_sin_eval": (
+        {"train_with_tensorboard": [("        model.eval()\n", "")]},
+        {"test_metricas_validacion"},
+    ),
+    # La pérdida de validación como media de las medias de los lotes (el último lote es más pequeño).
+    "media_de_medias": (
+        {"train_with_tensorboard": [
+            ("total_loss += loss_fn(out, yb).item() * len(yb)", "total_loss += loss_fn(out, yb).item()"),
+            ("valid_loss, valid_acc = total_loss / count, correct / count",
+             "valid_loss, valid_acc = total_loss / len(val_loader), correct / count"),
+        ]},
+        {"test_metricas_validacion"},
+    ),
     # add_hparams sin métricas: la tabla de hiperparámetros no tiene nada que comparar.
     "hparams_sin_metricas": (
         {"train_with_tensorboard": [("writer.add_hparams(hparams, metrics, run_name=\".\")",
@@ -54,8 +74,146 @@ BUGS = {
     ),
 }
 
+# Soluciones correctas escritas de otra forma: sacan el máximo.
+ALTERNATIVES = {
+    # Un bloque with para el writer, la suma de la validación acumulada en tensores y otro orden.
+    "alternativa_with_y_tensores": (
+        {"train_with_tensorboard": (
+            "def train_with_tensorboard(model, train_loader, val_loader, loss_fn, optimizer, epochs, log_dir,\n"
+            "                           hparams, device):\n"
+            "    history = {\"train_loss\": [], \"valid_loss\": [], \"valid_accuracy\": []}\n"
+            "    with SummaryWriter(log_dir=log_dir) as writer:\n"
+            "        model = model.to(device)\n"
+            "        images = next(iter(val_loader))[0]\n"
+            "        writer.add_image(\"Images/valid\", make_grid(images[:64], normalize=True), global_step=0)\n"
+            "        step = 0\n"
+            "        for epoch in range(1, epochs + 1):\n"
+            "            model.train()\n"
+            "            for x, y in train_loader:\n"
+            "                loss = loss_fn(model(x.to(device)), y.to(device))\n"
+            "                optimizer.zero_grad()\n"
+            "                loss.backward()\n"
+            "                optimizer.step()\n"
+            "                value = loss.item()\n"
+            "                writer.add_scalar(\"Loss/train\", value, step)\n"
+            "                history[\"train_loss\"].append(value)\n"
+            "                step += 1\n"
+            "            model.eval()\n"
+            "            with torch.no_grad():\n"
+            "                total = torch.zeros((), device=device)\n"
+            "                hits = torch.zeros((), device=device)\n"
+            "                seen = 0\n"
+            "                for x, y in val_loader:\n"
+            "                    x, y = x.to(device), y.to(device)\n"
+            "                    logits = model(x)\n"
+            "                    total += loss_fn(logits, y) * y.numel()\n"
+            "                    hits += (logits.argmax(1) == y).sum()\n"
+            "                    seen += y.numel()\n"
+            "            history[\"valid_loss\"].append(total.item() / seen)\n"
+            "            history[\"valid_accuracy\"].append(hits.item() / seen)\n"
+            "            for name, param in model.named_parameters():\n"
+            "                writer.add_histogram(f\"Parameters/{name}\", param, epoch)\n"
+            "            writer.add_scalar(\"LearningRate\", optimizer.param_groups[0][\"lr\"], epoch)\n"
+            "            writer.add_scalar(\"Accuracy/valid\", history[\"valid_accuracy\"][-1], epoch)\n"
+            "            writer.add_scalar(\"Loss/valid\", history[\"valid_loss\"][-1], epoch)\n"
+            "        writer.add_hparams(dict(hparams), {\"hparam/accuracy_valid\": history[\"valid_accuracy\"][-1],\n"
+            "                                           \"hparam/loss_valid\": history[\"valid_loss\"][-1]}, run_name=\".\")\n"
+            "    return history\n")},
+        set(),
+    ),
+}
+
+# Una función que registra todo lo que pide el enunciado (etiquetas, pasos, imagen, hiperparámetros,
+# writer cerrado) con valores inventados, sin entrenar.
+FAKE_TRAINING = '''
+from torch.utils.tensorboard import SummaryWriter
+from torchvision.utils import make_grid
+
+def _sin_entrenar(model, train_loader, val_loader, loss_fn, optimizer, epochs, log_dir, hparams, device):
+    history = {"train_loss": [], "valid_loss": [], "valid_accuracy": []}
+    with SummaryWriter(log_dir=str(log_dir)) as writer:
+        images, _ = next(iter(val_loader))
+        writer.add_image("Images/valid", make_grid(images[:64], normalize=True), 0)
+        step = 0
+        for epoch in range(1, epochs + 1):
+            for _ in train_loader:
+                history["train_loss"].append(2.3 / (1 + 0.05 * step))
+                writer.add_scalar("Loss/train", history["train_loss"][-1], step)
+                step += 1
+            history["valid_loss"].append(1.0 / epoch)
+            history["valid_accuracy"].append(0.5 + 0.1 * epoch)
+            writer.add_scalar("Loss/valid", history["valid_loss"][-1], epoch)
+            writer.add_scalar("Accuracy/valid", history["valid_accuracy"][-1], epoch)
+            writer.add_scalar("LearningRate", optimizer.param_groups[0]["lr"], epoch)
+            for name, param in model.named_parameters():
+                writer.add_histogram(f"Parameters/{name}", param, epoch)
+        writer.add_hparams(hparams, {"hparam/loss_valid": history["valid_loss"][-1],
+                                     "hparam/accuracy_valid": history["valid_accuracy"][-1]}, run_name=".")
+    return history
+'''
+
+# Entregas hostiles contra el juez: los puntos se deciden fuera del núcleo del alumno, con los datos de
+# la sonda y sus propias referencias. Van fuera de BUGS (errores típicos); la clase de abajo califica
+# las dos listas.
+ATTACKS = {
+    # Un gancho de IPython que, antes de cada celda, pone una función que lo registra todo sin entrenar:
+    # conserva lo que no depende del entrenamiento (la imagen y el writer cerrado) y pierde el resto.
+    "ataque_gancho": (
+        {BLANK: True, ADDED_CELLS: [FAKE_TRAINING + (
+            "\ndef _resuelve(*args):\n"
+            "    get_ipython().user_ns['train_with_tensorboard'] = _sin_entrenar\n\n"
+            "get_ipython().events.register('pre_run_cell', _resuelve)\n")]},
+        ALL - {"test_imagen_validacion", "test_writer_cerrado"},
+    ),
+    # La sonda sustituida: no llega ningún dato al juez.
+    "ataque_sonda": (
+        {BLANK: True, ADDED_CELLS: ["import curso_pytorch.probe as p\np.record = lambda key, value: None\n"]},
+        ALL,
+    ),
+    # Un ayudante del curso sustituido: la sonda entrena la solución correcta con otros datos (imágenes en
+    # blanco). Los datos ya no son los de la referencia del juez; solo queda el writer cerrado.
+    "ataque_datos": (
+        {ADDED_CELLS: ["import torch\nimport curso_pytorch.data as d\n_load = d.load_mnist\n"
+                       "d.load_mnist = lambda *a, **k: (lambda x, y: (torch.zeros_like(x), y))(*_load(*a, **k))\n"]},
+        ALL - {"test_writer_cerrado"},
+    ),
+    # Código oculto en base64: las pruebas que vienen detrás no puntúan (revisión a mano).
+    "ataque_base64": (
+        {BLANK: True, ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        ALL,
+    ),
+}
+
+
+def _test_cell_errors(grading_root, student):
+    """Los motivos de error de cada celda de pruebas del cuaderno calificado de ``student``."""
+    nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
+    return {course.grade_id(cell): [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            for cell in nb.cells if course.is_test_cell(cell)}
+
 
 class TestLab07Tensorboard(LabGradingTests):
     LAB = LAB
     TOTAL = 10
-    BUGS = BUGS
+    BUGS = {**BUGS, **ATTACKS, **ALTERNATIVES}
+
+    def test_attacks_see_no_judge(self, scores, grading_root):
+        """La página calificada no muestra el código del juez ni sus referencias."""
+        for student in ("referencia", *ATTACKS):
+            nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
+            outputs = "".join(str(o) for c in nb.cells for o in c.get("outputs", []))
+            assert "### JUEZ" not in outputs and "tb_reference" not in outputs and "REF[" not in outputs, student
+
+    def test_fake_training_loses_against_the_reference(self, scores, grading_root):
+        """Lo registrado sin entrenar no coincide con la referencia del juez."""
+        errors = _test_cell_errors(grading_root, "ataque_gancho")
+        assert any("frente a la referencia" in r for r in errors["test_perdida_entrenamiento"]), errors
+        assert any("tras entrenarla" in r for r in errors["test_histogramas_lr"]), errors
+
+    def test_hidden_code_asks_for_review(self, scores, grading_root):
+        """El código que se genera u oculta deja sin puntos lo que viene detrás con un motivo que pide
+        revisar la entrega a mano."""
+        errors = _test_cell_errors(grading_root, "ataque_base64")
+        assert set(errors) == ALL
+        for cell, reasons in errors.items():
+            assert any("el módulo «base64»" in r and "revise la entrega a mano" in r for r in reasons), (cell, reasons)
