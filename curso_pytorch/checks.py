@@ -334,3 +334,267 @@ def mlp_training(loss_fn, x, y, steps=150, batch=256, lr=0.1):
         loss_fn(torch.relu(x[idx] @ W1 + b1) @ W2 + b2, y[idx]).backward()
         plain_sgd(params, lr)
     return [p.detach() for p in params]
+
+
+# --------------------------------------------------------------------------- optimizadores y planificadores
+# Las usan la sonda, con las clases y funciones del alumno, y el juez, con las de PyTorch (en float64
+# donde tiene sentido): las mismas entradas con semilla, los mismos pasos. Los avisos se silencian
+# (nbgrader pone a 0 una celda que escribe en stderr), salvo los de APIs obsoletas con
+# ``CURSO_STRICT_WARNINGS``.
+
+#: Lo que no pueden usar las clases de un ejercicio de optimizadores: los de PyTorch y sus funciones internas.
+FORBIDDEN_OPTIMIZERS = ("SGD", "Adam", "AdamW", "sgd", "adam", "adamw", "_functional", "_single_tensor_sgd",
+                        "_multi_tensor_sgd", "_fused_sgd", "_fused_sgd_", "_single_tensor_adam",
+                        "_multi_tensor_adam", "_fused_adam", "_fused_adam_", "_fused_adamw_")
+
+#: Formas de los parámetros de las pruebas paso a paso y la escala de sus gradientes (la última, por
+#: debajo de los ε habituales de Adam: ahí se nota dónde se suma ε).
+OPTIMIZER_SHAPES = ((4, 3, 3, 3), (4,), (10, 12), (10,), (7,))
+GRADIENT_SCALES = (1.0, 0.1, 3.0, 1e-3, 1e-7)
+
+
+@contextlib.contextmanager
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        apply_strict_warnings()
+        yield
+
+
+def class_lineage(cls):
+    """``módulo.nombre`` de cada clase del MRO de ``cls`` (o un texto si no es una clase)."""
+    if not isinstance(cls, type):
+        return f"<no es una clase: {type(cls).__name__}>"
+    return [f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__]
+
+
+def optimizer_inputs(steps: int, seed: int = 0):
+    """Los parámetros iniciales y los gradientes de cada paso (float32, CPU), siempre iguales: unos
+    10 % de los elementos de cada gradiente valen 0."""
+    gen = torch.Generator().manual_seed(seed)
+    initial = [torch.randn(shape, generator=gen) for shape in OPTIMIZER_SHAPES]
+    grads = []
+    for _ in range(steps):
+        step = []
+        for shape, scale in zip(OPTIMIZER_SHAPES, GRADIENT_SCALES):
+            g = torch.randn(shape, generator=gen) * scale
+            g[torch.rand(shape, generator=gen) < 0.1] = 0.0
+            step.append(g)
+        grads.append(step)
+    return initial, grads
+
+
+def _optimizer_state(optimizers, params) -> list[dict]:
+    found = []
+    for p in params:
+        state = {}
+        for opt in optimizers:
+            if p in opt.state:
+                state = {str(k): v.detach().clone() if isinstance(v, torch.Tensor) else v
+                         for k, v in dict(opt.state[p]).items()}
+        found.append(state)
+    return found
+
+
+def optimizer_steps(make, steps=50, *, seed=0, dtype=torch.float32, first=0, grad_from=None, lr_every=0,
+                    lr_factor=0.5, resume_at=None) -> dict:
+    """Aplica los pasos ``first .. steps-1`` de un optimizador a los parámetros de ``optimizer_inputs``
+    (en ``dtype``). ``make(params)`` crea el optimizador (o una lista de ellos) con la lista de parámetros.
+
+    - ``grad_from``: ``{índice: primer paso con gradiente}`` (``None``: nunca); antes, su ``grad`` es None.
+    - ``lr_every``: cada tantos pasos multiplica la tasa de cada grupo por ``lr_factor`` (como un planificador).
+    - ``resume_at``: en ese paso guarda ``state_dict()``; al final crea otro optimizador con parámetros
+      copiados de ese momento, le carga el estado y repite los pasos que faltaban.
+
+    Devuelve ``{"trayectoria": (pasos, n) con los parámetros concatenados tras cada paso, "estado": el de
+    cada parámetro al final, "grupos": las opciones de cada grupo al crearlo}`` y, con ``resume_at``,
+    ``"reanudada"`` (la trayectoria de los pasos repetidos)."""
+    import copy
+
+    initial, grads = optimizer_inputs(steps, seed)
+    grad_from = grad_from or {}
+
+    def build(values):
+        params = [v.to(dtype).clone().requires_grad_() for v in values]
+        made = make(params)
+        return params, (list(made) if isinstance(made, (list, tuple)) else [made])
+
+    def run(params, optimizers, ks, saved=None):
+        path = []
+        for k in ks:
+            if saved is not None and k == resume_at:
+                saved.append((copy.deepcopy([o.state_dict() for o in optimizers]), [p.detach().clone() for p in params]))
+            if lr_every and k and k % lr_every == 0:
+                for opt in optimizers:
+                    for group in opt.param_groups:
+                        group["lr"] *= lr_factor
+            for i, p in enumerate(params):
+                start = grad_from.get(i, 0)
+                p.grad = grads[k][i].to(dtype).clone() if start is not None and k >= start else None
+            for opt in optimizers:
+                opt.step()
+            path.append(torch.cat([p.detach().flatten() for p in params]).clone())
+        return torch.stack(path)
+
+    with _quiet():
+        params, optimizers = build(initial)
+        groups = [{str(k): v for k, v in g.items() if k != "params"} for o in optimizers for g in o.param_groups]
+        saved = []
+        out = {"trayectoria": run(params, optimizers, range(first, steps), saved), "grupos": groups,
+               "estado": _optimizer_state(optimizers, params)}
+        if resume_at is not None:
+            states, values = saved[0]
+            again, reloaded = build(values)
+            for opt, state in zip(reloaded, states):
+                opt.load_state_dict(state)
+            out["reanudada"] = run(again, reloaded, range(resume_at, steps))
+    return out
+
+
+def scheduler_rates(make_scheduler, epochs: int, steps_per_epoch: int, lrs=(0.1, 0.02)) -> dict:
+    """Las tasas de los dos grupos de un SGD tras 0, 1, ..., T llamadas a ``scheduler.step()`` (T =
+    ``epochs * steps_per_epoch``), con el planificador de ``make_scheduler(optimizer, epochs, steps_per_epoch)``."""
+    with _quiet():
+        a, b = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.SGD([{"params": [a]}, {"params": [b], "lr": lrs[1]}], lr=lrs[0], momentum=0.9)
+        scheduler = make_scheduler(opt, epochs, steps_per_epoch)
+        rates = []
+        for _ in range(epochs * steps_per_epoch + 1):
+            rates.append([g["lr"] for g in opt.param_groups])
+            opt.step()
+            scheduler.step()
+    return {"es_planificador": isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler), "tasas": rates}
+
+
+class LeNet(torch.nn.Module):
+    """La red tipo LeNet de las pruebas de CIFAR-10 (3 × 32 × 32 -> 10)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 6, 5)
+        self.conv2 = torch.nn.Conv2d(6, 16, 5)
+        self.fc1 = torch.nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = torch.nn.Linear(120, 84)
+        self.fc3 = torch.nn.Linear(84, 10)
+
+    def forward(self, x):
+        import torch.nn.functional as F
+
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x.flatten(1))))))
+
+
+def lenet(seed: int) -> LeNet:
+    """Una ``LeNet`` con la inicialización de PyTorch a partir de ``seed`` (sin tocar el generador global)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return LeNet()
+
+
+def epoch_run(train_fn, x, y, *, seed, batch=64, momentum=0.0, scheduled=False, device="cpu",
+              dtype=torch.float32) -> dict:
+    """Una época de ``train_fn(model, loader, loss_fn, optimizer[, scheduler])`` con una ``lenet(seed)``
+    que llega en modo evaluación, SGD (lr=0.05) y, con ``scheduled``, ``LambdaLR`` con factor 1/(1+t).
+    Devuelve lo devuelto, la tasa de cada ``optimizer.step()``, los pasos del planificador, el modo
+    del modelo al terminar y los pesos."""
+    from .data import make_loader
+
+    with _quiet():
+        net = lenet(seed).to(device, dtype)
+        net.eval()
+        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=momentum)
+        used = []
+        opt.register_step_pre_hook(lambda o, args, kwargs: used.append(o.param_groups[0]["lr"]))
+        extra = ()
+        if scheduled:
+            extra = (torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1 + t)),)
+        out = train_fn(net, make_loader(x.to(dtype), y, batch_size=batch), torch.nn.CrossEntropyLoss(), opt, *extra)
+        return {"perdida": float(out) if isinstance(out, float) else out, "tasas": used, "pasos_planificador": extra[0].last_epoch if extra else None,
+                "modo_entrenamiento": net.training, "pesos": [p.detach().clone() for p in net.parameters()]}
+
+
+def cifar_training(make_optimizer, x, y, *, epochs=2, batch=100, order_seed=0, start=None, seed=0) -> dict:
+    """Entrena una ``lenet(seed)`` (o desde los pesos ``start``) ``epochs`` épocas con el optimizador
+    de ``make_optimizer(parámetros)``, siempre en el mismo orden de lotes. Devuelve la pérdida media
+    por ejemplo de cada época y los pesos finales."""
+    import torch.nn.functional as F
+
+    with _quiet():
+        net = lenet(seed).to(x.device)
+        if start is not None:
+            net.load_state_dict(start)
+        opt = make_optimizer(net.parameters())
+        gen = torch.Generator().manual_seed(order_seed)
+        losses = []
+        for _ in range(epochs):
+            order = torch.randperm(len(x), generator=gen).to(x.device)
+            total, count = 0.0, 0
+            for k in range(0, len(x), batch):
+                i = order[k:k + batch]
+                opt.zero_grad()
+                loss = F.cross_entropy(net(x[i]), y[i])
+                loss.backward()
+                opt.step()
+                total, count = total + loss.item() * len(i), count + len(i)
+            losses.append(total / count)
+        return {"perdidas": losses, "pesos": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+
+
+# Para el juez: los datos de ``optimizer_steps`` que llegan de la sonda, comprobados y comparados.
+
+def _tensor_sizes() -> list[int]:
+    return [math.prod(shape) for shape in OPTIMIZER_SHAPES]
+
+
+def steps_result(value, rows: int, what: str) -> dict:
+    """``value`` con la forma que devuelve ``optimizer_steps`` (``rows`` pasos), o un fallo con el motivo."""
+    n = sum(_tensor_sizes())
+    if not isinstance(value, dict) or not {"trayectoria", "estado", "grupos"} <= set(value):
+        raise CheckFailed(f"{what}: los pasos no devolvieron la trayectoria y el estado")
+    path = value["trayectoria"]
+    if not (isinstance(path, torch.Tensor) and path.is_floating_point() and tuple(path.shape) == (rows, n)):
+        raise CheckFailed(f"{what}: la trayectoria de los parámetros no tiene la forma esperada")
+    states, groups = value["estado"], value["grupos"]
+    if not (isinstance(states, list) and len(states) == len(OPTIMIZER_SHAPES) and all(isinstance(s, dict) for s in states)):
+        raise CheckFailed(f"{what}: optimizer.state no es un diccionario por parámetro")
+    if not (isinstance(groups, list) and all(isinstance(g, dict) for g in groups)):
+        raise CheckFailed(f"{what}: optimizer.param_groups no es una lista de diccionarios")
+    return value
+
+
+def close_steps(actual, expected, *, first=0, only=None, rtol=1e-5, what="los parámetros") -> None:
+    """Trayectorias ``(pasos, n)`` de ``optimizer_steps``: cada tensor de parámetros, tras cada paso, con
+    una tolerancia relativa a su escala (el error de redondeo de float32 crece con el tamaño de las
+    actualizaciones, no con el valor de cada elemento). ``first``: el primer paso de las trayectorias;
+    ``only``: los índices de los tensores que se comparan."""
+    if not isinstance(actual, torch.Tensor) or tuple(actual.shape) != tuple(expected.shape):
+        raise CheckFailed(f"{what}: la trayectoria no tiene la forma esperada")
+    a, e = actual.detach().double(), expected.detach().double()
+    gaps, wrong = [], []
+    for index, (ca, ce) in enumerate(zip(a.split(_tensor_sizes(), 1), e.split(_tensor_sizes(), 1))):
+        if only is None or index in only:
+            gap = (ca - ce).abs().nan_to_num(math.inf)
+            gaps.append(gap)
+            wrong.append(~(gap <= rtol * (ce.abs() + ce.abs().max())))
+    gaps, wrong = torch.cat(gaps, 1), torch.cat(wrong, 1)
+    if bool(wrong.any()):
+        row = int(wrong.any(dim=1).nonzero()[0])
+        raise CheckFailed(f"{what} tras el paso {first + row + 1} no coinciden con lo esperado "
+                          f"(diferencia máxima {float(gaps[row].max()):.3g})")
+
+
+def close_scaled(actual, expected, *, rtol=1e-5, what="el valor") -> None:
+    """``close`` con una tolerancia absoluta relativa al mayor valor de ``expected``."""
+    expected = torch.as_tensor(expected).double()
+    scale = float(expected.abs().max()) if expected.numel() else 0.0
+    close(actual, expected, rtol=rtol, atol=max(rtol * scale, 1e-300), what=what)
+
+
+def step_count(value):
+    """El número de ``state["step"]`` (entero, float o tensor de un elemento), o None si no lo es."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
+        return None
+    return int(value)

@@ -196,3 +196,21 @@ def test_links_left_by_the_student_in_the_probe_folder_are_not_followed(tmp_path
     (workdir / judge.PROBE_FOLDER).rename(workdir / "viejo")
     (workdir / judge.PROBE_FOLDER).symlink_to(elsewhere)  # la carpeta de todas las sondas, cambiada
     assert judge.read_outbox(workdir / judge.PROBE_FOLDER / "test_x", workdir) == {}
+
+
+def test_optimizer_steps_compare_a_float32_run_with_its_float64_reference():
+    """Los pasos de la sonda y del juez parten de las mismas entradas; el SGD de PyTorch en float32 cabe
+    con holgura en la tolerancia frente a float64, y un momento distinto o un paso de más no."""
+    from curso_pytorch.checks import CheckFailed, close_steps, optimizer_steps, step_count
+
+    def make(**options):
+        return lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, foreach=False, **options)
+
+    ref = optimizer_steps(make(), steps=20, dtype=torch.float64)
+    close_steps(optimizer_steps(make(), steps=20)["trayectoria"], ref["trayectoria"])
+    with pytest.raises(CheckFailed, match="tras el paso 2 "):
+        close_steps(optimizer_steps(make(dampening=0.1), steps=20)["trayectoria"], ref["trayectoria"])
+    late = optimizer_steps(make(), steps=20, grad_from={0: None, 1: 5}, resume_at=10)
+    assert not late["estado"][0] and "momentum_buffer" in late["estado"][1]
+    close_steps(late["reanudada"], late["trayectoria"][10:], first=10, rtol=1e-6)
+    assert [step_count(v) for v in (3, 3.0, torch.tensor(3.0), 2.5, "3", float("inf"), True)] == [3, 3, 3, None, None, None, None]

@@ -1,12 +1,18 @@
-"""Laboratorio 05: la referencia saca el máximo, la copia en blanco 0 y cada error típico
-pierde exactamente los puntos de su parte."""
+"""Laboratorio 05: la referencia saca el máximo, la copia en blanco 0, cada error típico pierde
+exactamente los puntos de su parte, otras soluciones correctas sacan el máximo y las entregas hostiles
+no ganan nada."""
 
-from tests.grading import LabGradingTests
+import nbformat
+
+from curso_pytorch import course
+from tests.grading import ADDED_CELLS, BLANK, LabGradingTests
 
 LAB = "05_optimizadores"
 
 SGD_CELLS = {"test_sgd", "test_sgd_momentum", "test_sgd_nesterov", "test_sgd_grupos_estado",
              "test_entrenamiento_sgd"}
+ADAMW_CELLS = {"test_adamw", "test_adamw_weight_decay", "test_adamw_grupos_estado", "test_entrenamiento_adamw"}
+ALL = SGD_CELLS | ADAMW_CELLS | {"test_make_scheduler", "test_train_one_epoch"}
 
 BUGS = {
     # Búfer de momento creado con ceros y actualizado ya en el primer paso: el primer búfer
@@ -76,10 +82,179 @@ BUGS = {
         )]},
         {"test_train_one_epoch"},
     ),
+    # Calentamiento de round(T/10) pasos en lugar de ⌊T/10⌋: con T = 18 y T = 35 son distintos.
+    "calentamiento_redondeado": (
+        {"make_scheduler": [("warmup = max(1, total // 10)", "warmup = max(1, round(total / 10))")]},
+        {"test_make_scheduler"},
+    ),
+    # Sin model.train(): la sonda le da el modelo en modo evaluación y así se queda.
+    "sin_model_train": (
+        {"train_one_epoch": [("    model.train()\n", "")]},
+        {"test_train_one_epoch"},
+    ),
+    # Un solo contador de pasos para todo el optimizador en lugar de uno por parámetro: la corrección
+    # del sesgo de un parámetro que recibe gradiente tarde empieza mal, y el contador no se guarda en
+    # state_dict. Con gradiente en todos los pasos (igualdad y entrenamiento) da lo mismo.
+    "paso_global_adamw": (
+        {"adamw": [("            for group in self.param_groups:\n                lr, wd, eps",
+                    "            self.t = getattr(self, 't', 0) + 1\n"
+                    "            for group in self.param_groups:\n                lr, wd, eps"),
+                   ('                    state["step"] += 1\n', '                    state["step"] = self.t\n')]},
+        {"test_adamw_grupos_estado"},
+    ),
 }
+
+# Soluciones correctas escritas de otra manera, en una sola entrega para no alargar la calificación:
+# SGD sin operaciones en el lugar salvo la actualización, AdamW con la corrección del sesgo en la forma
+# de ε̂ y el paso como tensor (como PyTorch), el planificador sugerido con SequentialLR y otro bucle.
+ALTERNATIVE_CHANGES = {
+    "sgd_momentum": [(
+        "                    g = p.grad\n"
+        "                    if group[\"weight_decay\"] != 0:\n"
+        "                        g = g.add(p, alpha=group[\"weight_decay\"])\n"
+        "                    if mu != 0:\n"
+        "                        state = self.state[p]\n"
+        "                        if \"momentum_buffer\" not in state:\n"
+        "                            buf = g.clone()\n"
+        "                            state[\"momentum_buffer\"] = buf\n"
+        "                        else:\n"
+        "                            buf = state[\"momentum_buffer\"]\n"
+        "                            buf.mul_(mu).add_(g, alpha=1 - group[\"dampening\"])\n"
+        "                        if group[\"nesterov\"]:\n"
+        "                            g = g.add(buf, alpha=mu)\n"
+        "                        else:\n"
+        "                            g = buf\n"
+        "                    p.add_(g, alpha=-lr)\n",
+        "                    g = p.grad + group[\"weight_decay\"] * p\n"
+        "                    if mu != 0:\n"
+        "                        old = self.state[p].get(\"momentum_buffer\")\n"
+        "                        buf = g.clone() if old is None else mu * old + (1 - group[\"dampening\"]) * g\n"
+        "                        self.state[p][\"momentum_buffer\"] = buf\n"
+        "                        g = g + mu * buf if group[\"nesterov\"] else buf\n"
+        "                    p.sub_(lr * g)\n",
+    )],
+    "adamw": [
+        ('                        state["step"] = 0\n', '                        state["step"] = torch.tensor(0.0)\n'),
+        ("                    t = state[\"step\"]\n", "                    t = state[\"step\"].item()\n"),
+        ("                    denom = (v.sqrt() / math.sqrt(bias2)).add_(eps)\n"
+         "                    p.addcdiv_(m, denom, value=-lr / bias1)\n",
+         "                    step_size = lr * math.sqrt(bias2) / bias1\n"
+         "                    p.addcdiv_(m, v.sqrt() + eps * math.sqrt(bias2), value=-step_size)\n"),
+    ],
+    "make_scheduler": (
+        "def make_scheduler(optimizer, epochs, steps_per_epoch):\n"
+        "    total = epochs * steps_per_epoch\n"
+        "    warmup = max(1, total // 10)\n"
+        "    S = torch.optim.lr_scheduler\n"
+        "    return S.SequentialLR(optimizer, [S.LinearLR(optimizer, start_factor=0.1, total_iters=warmup),\n"
+        "                                      S.CosineAnnealingLR(optimizer, T_max=total - warmup)],\n"
+        "                          milestones=[warmup])\n"),
+    "train_one_epoch": (
+        "def train_one_epoch(model, loader, loss_fn, optimizer, scheduler=None):\n"
+        "    model.train()\n"
+        "    device = next(model.parameters()).device\n"
+        "    losses, sizes = [], []\n"
+        "    for batch in loader:\n"
+        "        xb, yb = (t.to(device) for t in batch)\n"
+        "        optimizer.zero_grad(set_to_none=True)\n"
+        "        loss = loss_fn(model(xb), yb)\n"
+        "        loss.backward()\n"
+        "        optimizer.step()\n"
+        "        if scheduler:\n"
+        "            scheduler.step()\n"
+        "        losses.append(loss.detach() * len(xb))\n"
+        "        sizes.append(len(xb))\n"
+        "    return (torch.stack(losses).sum() / sum(sizes)).item()\n"),
+}
+ALTERNATIVES = {"alternativas_correctas": (ALTERNATIVE_CHANGES, set())}
+
+
+# Entregas hostiles contra el juez: los puntos se deciden fuera del núcleo del alumno, con los datos de
+# la sonda y el código entregado. El enunciado prohíbe los optimizadores de PyTorch en las dos clases,
+# así que una celda añadida que los use deja sin puntos las celdas de las dos clases.
+ATTACKS = {
+    # Un gancho de IPython que, antes de cada celda, pone los optimizadores de PyTorch en lugar de las
+    # clases: los datos de la sonda serían correctos, pero la celda añadida usa lo prohibido.
+    "ataque_gancho": (
+        {BLANK: True, ADDED_CELLS: [
+            "import torch\n\n"
+            "def _resuelve(*args):\n"
+            "    ns = get_ipython().user_ns\n"
+            "    ns['SGDMomentum'], ns['AdamW'] = torch.optim.SGD, torch.optim.AdamW\n\n"
+            "get_ipython().events.register('pre_run_cell', _resuelve)\n"]},
+        ALL,
+    ),
+    # La función del curso que usa la sonda, sustituida en el núcleo por una que pone el AdamW de PyTorch en
+    # lugar del propio (que aquí cuenta mal los pasos, un error que las pruebas visibles no ven): los datos
+    # de la sonda serían correctos, pero la celda añadida usa lo prohibido.
+    "ataque_ayudante": (
+        {**BUGS["paso_global_adamw"][0], ADDED_CELLS: [
+            "import torch\nimport curso_pytorch.checks as c\n\n"
+            "_original = c.optimizer_steps\n\n"
+            "def _pasos(make, *args, **kwargs):\n"
+            "    def make_torch(params):\n"
+            "        made = make(params)\n"
+            "        made = made if isinstance(made, list) else [made]\n"
+            "        return [torch.optim.AdamW(o.param_groups, **o.defaults) if type(o).__name__ == 'AdamW' else o\n"
+            "                for o in made]\n"
+            "    return _original(make_torch, *args, **kwargs)\n\n"
+            "c.optimizer_steps = _pasos\n"]},
+        SGD_CELLS | ADAMW_CELLS,
+    ),
+    # Un alias del módulo en otra celda (permitido por sí solo) y, en la respuesta, una clase propia que al
+    # crearse devuelve el SGD de PyTorch (su herencia, la que ve la sonda, es la pedida): pierde las celdas
+    # de SGDMomentum por lo que dice su código.
+    "ataque_alias_modulo": (
+        {ADDED_CELLS: ["O = torch.optim\n"],
+         "sgd_momentum": (
+             "class SGDMomentum(torch.optim.Optimizer):\n"
+             "    def __new__(cls, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):\n"
+             "        return O.SGD(params, lr=lr, momentum=momentum, dampening=dampening,\n"
+             "                     weight_decay=weight_decay, nesterov=nesterov, foreach=False)\n")},
+        SGD_CELLS,
+    ),
+    # Código oculto en base64: las pruebas que vienen detrás no puntúan (revisión a mano).
+    "ataque_base64": (
+        {ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        ALL,
+    ),
+}
+
+
+def _test_cell_errors(grading_root, student):
+    """Los motivos de error de cada celda de pruebas del cuaderno calificado de ``student``."""
+    nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
+    return {course.grade_id(cell): [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            for cell in nb.cells if course.is_test_cell(cell)}
 
 
 class TestLab05Optimizadores(LabGradingTests):
     LAB = LAB
     TOTAL = 20
-    BUGS = BUGS
+    BUGS = {**BUGS, **ALTERNATIVES, **ATTACKS}
+
+    def test_forbidden_optimizers_lose_with_a_reason(self, scores, grading_root):
+        """El gancho y el ayudante sustituido no ganan nada: en las celdas de las clases, el juez señala la
+        celda añadida que usa lo prohibido; con el alias, la respuesta."""
+        for student in ("ataque_gancho", "ataque_ayudante"):
+            for cell, reasons in _test_cell_errors(grading_root, student).items():
+                if cell in SGD_CELLS | ADAMW_CELLS:
+                    assert any("escrita o cambiada por ti" in r for r in reasons), (student, cell, reasons)
+        errors = _test_cell_errors(grading_root, "ataque_alias_modulo")
+        for cell in SGD_CELLS:  # las pruebas visibles pasan: el único error es el del juez
+            assert len(errors[cell]) == 1 and "tu respuesta usa «SGD»" in errors[cell][0], (cell, errors[cell])
+
+    def test_hidden_code_asks_for_review(self, scores, grading_root):
+        """El código que se genera u oculta deja sin puntos lo que viene detrás con un motivo que pide
+        revisar la entrega a mano."""
+        errors = _test_cell_errors(grading_root, "ataque_base64")
+        assert set(errors) == ALL
+        for cell, reasons in errors.items():
+            assert any("el módulo «base64»" in r and "revise la entrega a mano" in r for r in reasons), (cell, reasons)
+
+    def test_feedback_shows_no_judge_code(self, scores, grading_root):
+        """Lo calificado no muestra el código del juez, solo sus motivos."""
+        for student in ("referencia", "en_blanco", *self.BUGS):
+            nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
+            outputs = "".join(str(o) for c in nb.cells for o in c.get("outputs", []))
+            assert "### JUEZ" not in outputs and "forbid(" not in outputs and "torch_steps(" not in outputs, student
