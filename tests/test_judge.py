@@ -214,3 +214,17 @@ def test_optimizer_steps_compare_a_float32_run_with_its_float64_reference():
     assert not late["estado"][0] and "momentum_buffer" in late["estado"][1]
     close_steps(late["reanudada"], late["trayectoria"][10:], first=10, rtol=1e-6)
     assert [step_count(v) for v in (3, 3.0, torch.tensor(3.0), 2.5, "3", float("inf"), True)] == [3, 3, 3, None, None, None, None]
+
+
+def test_every_graded_cell_of_every_lab_is_judged():
+    """Los puntos de todas las celdas de pruebas de los siete laboratorios los decide el juez: cada
+    una tiene su parte ``### JUEZ`` con código, y su sonda no contiene referencias del juez."""
+    from curso_pytorch import course
+
+    for lab in labs(REPO):
+        nb = nbformat.read(REPO / "source" / lab / f"{lab}.ipynb", as_version=4)
+        for cell in nb.cells:
+            if course.is_test_cell(cell):
+                kernel, verdict = judge.split(cell.source)
+                assert verdict.strip(), f"{lab}/{course.grade_id(cell)}: sin juez"
+                assert "reference(" not in kernel and "forbid(" not in kernel, f"{lab}/{course.grade_id(cell)}"
