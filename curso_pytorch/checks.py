@@ -598,3 +598,91 @@ def step_count(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
         return None
     return int(value)
+
+
+# --------------------------------------------------------------------------- redes entrenadas de verdad
+# Predicciones reales para las pruebas de métricas: una red pequeña entrenada en MNIST y otra en
+# CIFAR-10, siempre igual. La sonda llama al código del alumno con sus predicciones; el juez repite
+# el entrenamiento en su proceso y compara.
+
+REAL_DATASETS = {"mnist": (1, 2), "cifar10": (3, 0)}  # nombre: (canales de entrada, relleno de la primera capa)
+
+
+def small_cnn(channels: int, padding: int):
+    """Red convolucional pequeña tipo LeNet, con BatchNorm y Dropout (en evaluación cambian la salida)."""
+    import torch.nn as nn
+
+    return nn.Sequential(
+        nn.Conv2d(channels, 6, 5, padding=padding), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Dropout(0.2), nn.Linear(120, 10))
+
+
+def real_test_data(name: str):
+    """Las 2000 imágenes de prueba (y sus etiquetas) con las que se miden las redes reales."""
+    from .data import load_cifar10, load_mnist
+
+    return (load_mnist if name == "mnist" else load_cifar10)("test", subset=2000, normalize=True, seed=3)
+
+
+_REAL_NETS: dict = {}
+
+
+def trained_small_cnns(device) -> dict:
+    """``{nombre: {"model", "x", "y", "logits"}}``: la red de ``small_cnn`` entrenada 2 épocas con
+    3000 imágenes de entrenamiento de MNIST y de CIFAR-10 (semillas, orden de los lotes y pasos
+    fijos), en modo evaluación, con sus logits (en CPU) sobre ``real_test_data``. Se calcula una
+    vez por proceso y dispositivo."""
+    import torch.nn.functional as F
+
+    from .data import load_cifar10, load_mnist
+
+    key = str(device)
+    if key in _REAL_NETS:
+        return _REAL_NETS[key]
+    real = {}
+    for name, (channels, padding) in REAL_DATASETS.items():
+        xtr, ytr = (load_mnist if name == "mnist" else load_cifar10)("train", subset=3000, normalize=True, seed=3)
+        xte, yte = real_test_data(name)
+        torch.manual_seed(0)
+        net = small_cnn(channels, padding).to(device)
+        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+        gen = torch.Generator().manual_seed(0)
+        net.train()
+        for _epoch in range(2):
+            for idx in torch.randperm(len(xtr), generator=gen).split(256):
+                loss = F.cross_entropy(net(xtr[idx].to(device)), ytr[idx].to(device))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        net.eval()
+        with torch.no_grad():
+            logits = torch.cat([net(xb.to(device)).cpu() for xb in xte.split(500)])
+        real[name] = {"model": net, "x": xte, "y": yte, "logits": logits}
+    _REAL_NETS[key] = real
+    return real
+
+
+def evaluation_collection(num_classes: int = 10):
+    """La ``MetricCollection`` con la que la sonda llama a ``evaluate_with_metrics``: exactitud
+    (micro), exhaustividad macro y matriz de confusión."""
+    from torchmetrics import MetricCollection
+    from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassRecall
+
+    return MetricCollection({"exactitud": MulticlassAccuracy(num_classes=num_classes, average="micro"),
+                             "recall_macro": MulticlassRecall(num_classes=num_classes, average="macro"),
+                             "confmat": MulticlassConfusionMatrix(num_classes=num_classes)})
+
+
+def watched_evaluation(evaluate, model, loader, metrics, device, *, train_first: bool) -> dict:
+    """``{"resultado": evaluate(copia, loader, metrics, device), "pasadas": [[gradientes, modo
+    entrenamiento], ...]}``: llama a la evaluación del alumno con una copia de ``model`` (en modo
+    entrenamiento si ``train_first``) y anota cada pasada hacia delante. Con la copia, lo que haga
+    la evaluación con el modelo (en modo entrenamiento, BatchNorm actualiza sus medias) no llega a
+    las pruebas siguientes."""
+    import copy
+
+    model = copy.deepcopy(model).train(train_first)
+    seen = []
+    model.register_forward_hook(lambda module, inputs, output: seen.append([torch.is_grad_enabled(), module.training]))
+    return {"resultado": evaluate(model, loader, metrics, device), "pasadas": seen}

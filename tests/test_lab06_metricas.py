@@ -1,9 +1,14 @@
 """Laboratorio 06: la referencia saca el máximo, la copia en blanco 0 y cada error típico
 pierde exactamente los puntos de su parte."""
 
-from tests.grading import LabGradingTests
+import nbformat
+
+from curso_pytorch import course
+from tests.grading import ADDED_CELLS, BLANK, LabGradingTests
 
 LAB = "06_metricas"
+ALL = {"test_confusion_matrix", "test_precision_recall_f1", "test_precision_recall_f1_bordes", "test_roc_auc",
+       "test_make_metrics", "test_evaluate_with_metrics", "test_evaluate_reset"}
 
 _EVAL_LOOP = (
     "        for images, labels in loader:\n"
@@ -84,8 +89,151 @@ BUGS = {
     ),
 }
 
+# Respuestas correctas escritas de otra forma: sacan el máximo (los umbrales salen de una referencia en
+# float64, no de una implementación). Todas en una sola entrega, para no alargar la calificación.
+ALTERNATIVES = {
+    "alternativa": (
+        {"confusion_matrix": (
+            "def confusion_matrix(preds, target, num_classes):\n"
+            "    cm = torch.zeros(num_classes, num_classes, dtype=torch.int64)\n"
+            "    cm.index_put_((target.long(), preds.long()), torch.ones(len(target), dtype=torch.int64), accumulate=True)\n"
+            "    return cm\n"),
+         # F1 = 2·TP / (predichos + reales) y 0/0 con nan_to_num, en float64.
+         "precision_recall_f1": (
+             "def precision_recall_f1(confmat, average):\n"
+             "    cm = confmat.double()\n"
+             "    tp, predicted, real = cm.diag(), cm.sum(dim=0), cm.sum(dim=1)\n"
+             "    if average == 'micro':\n"
+             "        tp, predicted, real = tp.sum(), predicted.sum(), real.sum()\n"
+             "    p, r = torch.nan_to_num(tp / predicted), torch.nan_to_num(tp / real)\n"
+             "    f1 = torch.nan_to_num(2 * tp / (predicted + real))\n"
+             "    if average in ('micro', 'none'):\n"
+             "        return p.float(), r.float(), f1.float()\n"
+             "    if average == 'macro':\n"
+             "        seen = (predicted + real) > 0\n"
+             "        return tuple(s[seen].mean().float() for s in (p, r, f1))\n"
+             "    if average == 'weighted':\n"
+             "        return tuple((real * s).sum().div(real.sum()).float() for s in (p, r, f1))\n"
+             "    raise ValueError(average)\n"),
+         # La AUC contando pares en lugar de rangos.
+         "roc_auc_binary": (
+             "def roc_auc_binary(scores, target):\n"
+             "    pos, neg = scores[target == 1].double(), scores[target == 0].double()\n"
+             "    if len(pos) == 0 or len(neg) == 0:\n"
+             "        return torch.tensor(0.0)\n"
+             "    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()\n"
+             "    return (wins / (len(pos) * len(neg))).float()\n"),
+         # Las clases genéricas con task=.
+         "make_metrics": (
+             "def make_metrics(num_classes):\n"
+             "    return MetricCollection({\n"
+             "        'accuracy': torchmetrics.Accuracy(task='multiclass', num_classes=num_classes, average='micro'),\n"
+             "        'f1_macro': torchmetrics.F1Score(task='multiclass', num_classes=num_classes, average='macro'),\n"
+             "        'hamming': torchmetrics.HammingDistance(task='multiclass', num_classes=num_classes, average='micro'),\n"
+             "        'confmat': torchmetrics.ConfusionMatrix(task='multiclass', num_classes=num_classes),\n"
+             "    })\n"),
+         # Reinicio antes de mover, torch.inference_mode y el lote sin desempaquetar.
+         "evaluate_with_metrics": (
+             "def evaluate_with_metrics(model, loader, metrics, device):\n"
+             "    metrics.reset()\n"
+             "    metrics.to(device)\n"
+             "    model.eval()\n"
+             "    with torch.inference_mode():\n"
+             "        for batch in loader:\n"
+             "            x, y = (t.to(device) for t in batch)\n"
+             "            metrics.update(model(x), y)\n"
+             "    return metrics.compute()\n")},
+        set(),
+    ),
+}
+
+
+# Entregas hostiles: los puntos se deciden fuera del núcleo del alumno, con los datos de la sonda y el
+# código entregado. Las entradas de las pruebas (las predicciones de redes reales) las repite el juez.
+ATTACKS = {
+    # Un gancho de IPython que, antes de cada celda, define la parte A con las métricas de torchmetrics
+    # (prohibidas), la parte B con objetos falsos que dan los números de las pruebas visibles, y desactiva
+    # las comprobaciones del núcleo.
+    "ataque_gancho": (
+        {BLANK: True, ADDED_CELLS: [(
+            "import contextlib\nimport torch\nimport torchmetrics.functional.classification as tmf\n"
+            "import curso_pytorch.checks as c\n\n"
+            "class Falsa:\n"
+            "    def update(self, *args):\n        pass\n\n"
+            "    def keys(self):\n        return ['accuracy', 'f1_macro', 'hamming', 'confmat']\n\n"
+            "    def compute(self):\n"
+            "        return {'accuracy': torch.tensor(0.75), 'f1_macro': torch.tensor(0.5), 'hamming': torch.tensor(0.25),\n"
+            "                'confmat': torch.eye(10, dtype=torch.long)}\n\n"
+            "def _resuelve(*args):\n"
+            "    ns = get_ipython().user_ns\n"
+            "    ns['confusion_matrix'] = lambda p, t, k: tmf.multiclass_confusion_matrix(p, t, num_classes=k)\n"
+            "    ns['roc_auc_binary'] = lambda s, t: tmf.binary_auroc(torch.sigmoid(s), t)\n"
+            "    ns['make_metrics'] = lambda k: Falsa()\n"
+            "    ns['evaluate_with_metrics'] = lambda model, loader, metrics, device: Falsa().compute()\n"
+            "    c.check = lambda *a, **k: contextlib.suppress(Exception)\n\n"
+            "get_ipython().events.register('pre_run_cell', _resuelve)\n")]},
+        ALL,
+    ),
+    # Las redes «reales» sustituidas en el núcleo por una red sin entrenar con logits nulos (todas las
+    # predicciones, de la clase 0): las respuestas de referencia son correctas para esas entradas, pero el
+    # juez repite el entrenamiento y no las acepta. Solo se salvan los casos límite (no usan las redes).
+    "ataque_datos": (
+        {ADDED_CELLS: [(
+            "import curso_pytorch.checks as c\n\n"
+            "def _falsas(device):\n"
+            "    nets = {}\n"
+            "    for name, (channels, padding) in c.REAL_DATASETS.items():\n"
+            "        x, y = c.real_test_data(name)\n"
+            "        nets[name] = {'model': c.small_cnn(channels, padding).to(device).eval(), 'x': x, 'y': y,\n"
+            "                      'logits': torch.zeros(len(y), 10)}\n"
+            "    return nets\n\n"
+            "c.trained_small_cnns = _falsas\n")]},
+        ALL - {"test_precision_recall_f1_bordes"},
+    ),
+    # Una matriz de confusión ya hecha a través de un alias definido en otra celda: solo pierde su celda.
+    "ataque_alias": (
+        {ADDED_CELLS: ["cm_hecha = torchmetrics.functional.classification.multiclass_confusion_matrix\n"],
+         "confusion_matrix": ("def confusion_matrix(preds, target, num_classes):\n"
+                              "    return cm_hecha(preds, target, num_classes=num_classes)\n")},
+        {"test_confusion_matrix"},
+    ),
+    # Código oculto en base64: las pruebas de detrás no puntúan (revisión a mano).
+    "ataque_base64": (
+        {ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        ALL,
+    ),
+}
+
+
+def _test_cell_errors(grading_root, student):
+    """Los motivos de error de cada celda de pruebas del cuaderno calificado de ``student``."""
+    nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
+    return {course.grade_id(cell): [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            for cell in nb.cells if course.is_test_cell(cell)}
+
 
 class TestLab06Metricas(LabGradingTests):
     LAB = LAB
     TOTAL = 17
-    BUGS = BUGS
+    BUGS = {**BUGS, **ALTERNATIVES, **ATTACKS}
+
+    def test_attacks_see_no_judge(self, scores, grading_root):
+        """Las páginas calificadas no muestran el código del juez."""
+        for student in ATTACKS:
+            nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
+            outputs = "".join(str(o) for c in nb.cells for o in c.get("outputs", []))
+            assert "### JUEZ" not in outputs and "forbid(" not in outputs and "prf_reference" not in outputs, student
+
+    def test_fake_inputs_are_rejected(self, scores, grading_root):
+        """Con las redes reales sustituidas en el núcleo, el juez señala las entradas, no las respuestas."""
+        for cell, reasons in _test_cell_errors(grading_root, "ataque_datos").items():
+            if cell != "test_precision_recall_f1_bordes":
+                assert any("¿cambiaste la sonda o la capa de datos?" in r for r in reasons), (cell, reasons)
+
+    def test_hidden_code_asks_for_review(self, scores, grading_root):
+        """El código que se genera u oculta deja sin puntos lo que viene detrás con un motivo que pide
+        revisar la entrega a mano."""
+        errors = _test_cell_errors(grading_root, "ataque_base64")
+        assert set(errors) == ALL
+        for cell, reasons in errors.items():
+            assert any("el módulo «base64»" in r and "revise la entrega a mano" in r for r in reasons), (cell, reasons)
