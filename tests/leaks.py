@@ -12,14 +12,20 @@ from curso_pytorch.course import HIDDEN_BEGIN, HIDDEN_END, SOLUTION_BEGIN, SOLUT
 
 
 def hidden_test_snippets(course_dir: Path, lab: str) -> list[str]:
-    """Líneas de código de las pruebas ocultas de un laboratorio."""
-    snippets = []
+    """Líneas de código de las pruebas ocultas de un laboratorio (salvo las que el laboratorio
+    también muestra fuera de ellas, como ``with torch.no_grad():`` en una prueba visible)."""
+    snippets, public = [], set()
     for notebook in lab_notebooks(Path(course_dir) / "source" / lab):
         for cell in nbformat.read(notebook, as_version=4).cells:
+            visible = cell.source
             if HIDDEN_BEGIN in cell.source:
-                hidden = cell.source.split(HIDDEN_BEGIN, 1)[1].split(HIDDEN_END, 1)[0]
+                before, rest = cell.source.split(HIDDEN_BEGIN, 1)
+                hidden, after = rest.split(HIDDEN_END, 1)
                 snippets += [ln.strip() for ln in hidden.splitlines() if len(ln.strip()) > 20]
-    return snippets
+                visible = before + after
+            if SOLUTION_BEGIN not in visible:
+                public.update(ln.strip() for ln in visible.splitlines())
+    return [s for s in snippets if s not in public]
 
 
 def solution_snippets(course_dir: Path, lab: str) -> list[str]:
