@@ -34,6 +34,10 @@ def _apply(source: str, change) -> str:
 
 BLANK, ADDED_CELLS, EXTRA_FILES = "+en_blanco", "+celdas", "+archivos"
 
+# Código oculto en base64 en una celda añadida: las pruebas que vienen detrás no puntúan y su motivo
+# pide revisar la entrega a mano (``LabGradingTests.test_hidden_code_asks_for_review``).
+BASE64_CELL = "import base64\nexec(base64.b64decode('cGFzcw=='))\n"
+
 
 def variant_notebook(course_dir: Path, lab: str, changes: dict) -> dict[str, nbformat.NotebookNode]:
     """La solución de referencia de ``lab`` (o su copia en blanco, con ``BLANK``) con las celdas de
@@ -86,6 +90,16 @@ def autograded_errors(root: Path, lab: str, student: str) -> list[str]:
                 if out.output_type == "error":
                     errors.append(f"{path.name} · celda {cell.get('id')}: {out.ename}: {out.evalue[:300]}")
     return errors
+
+
+def graded_notebook(root: Path, lab: str, student: str) -> nbformat.NotebookNode:
+    return nbformat.read(root / "autograded" / student / lab / f"{lab}.ipynb", as_version=4)
+
+
+def cell_errors(root: Path, lab: str, student: str) -> dict[str, list[str]]:
+    """Los motivos de error de cada celda de pruebas del cuaderno calificado de ``student``."""
+    return {course.grade_id(cell): [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            for cell in graded_notebook(root, lab, student).cells if course.is_test_cell(cell)}
 
 
 def assert_full_marks(scores: dict[str, tuple[float, float]]) -> None:
@@ -149,3 +163,23 @@ class LabGradingTests:
 
     def test_typical_bug_loses_only_its_part(self, scores, bug):
         assert_loses_exactly(scores[bug], self.BUGS[bug][1])
+
+    # Nombres del código del juez del laboratorio que no deben aparecer en lo que ve el alumno.
+    JUDGE_NAMES: tuple[str, ...] = ()
+
+    def test_outputs_show_no_judge_code(self, scores, grading_root):
+        """Las salidas de los cuadernos calificados (lo que ve el alumno en su retroalimentación) no
+        muestran el código del juez, tampoco las de las entregas hostiles."""
+        words = ("### JUEZ", "forbid(", "reference(", *self.JUDGE_NAMES)
+        for student in scores:
+            outputs = "".join(str(o) for c in graded_notebook(grading_root, self.LAB, student).cells
+                              for o in c.get("outputs", []))
+            assert not [w for w in words if w in outputs], student
+
+    def test_hidden_code_asks_for_review(self, scores, grading_root):
+        """El código que se genera u oculta (``ataque_base64``) deja sin puntos todas las pruebas con un
+        motivo que pide revisar la entrega a mano."""
+        errors = cell_errors(grading_root, self.LAB, "ataque_base64")
+        assert set(errors) == set(scores["referencia"])
+        for cell, reasons in errors.items():
+            assert any("el módulo «base64»" in r and "revise la entrega a mano" in r for r in reasons), (cell, reasons)

@@ -1,9 +1,7 @@
 """Laboratorio 01: la referencia saca el máximo, la copia en blanco 0 y cada error típico
 pierde exactamente los puntos de su parte."""
 
-import nbformat
-
-from tests.grading import ADDED_CELLS, BLANK, EXTRA_FILES, LabGradingTests
+from tests.grading import ADDED_CELLS, BASE64_CELL, BLANK, EXTRA_FILES, LabGradingTests, cell_errors, graded_notebook
 
 LAB = "01_tensores"
 ALL = {"test_softmax", "test_cross_entropy", "test_accuracy", "test_sgd_step", "test_entrenamiento_cross_entropy",
@@ -175,7 +173,7 @@ ATTACKS = {
     ),
     # Código oculto en base64 o un nombre calculado: las pruebas de detrás no puntúan (revisión a mano).
     "ataque_base64": (
-        {ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        {ADDED_CELLS: [BASE64_CELL]},
         ALL,
     ),
     "ataque_getattr": (
@@ -193,19 +191,14 @@ class TestLab01Tensores(LabGradingTests):
 
     def test_attacks_see_no_hidden_tests(self, scores, grading_root):
         """La carpeta de trabajo del núcleo solo tiene lo que da el laboratorio (ni el cuaderno con
-        las pruebas ocultas ni lo entregado junto a él), y la página calificada no muestra el juez."""
-        nb = nbformat.read(grading_root / "autograded" / "ataque_archivos" / LAB / f"{LAB}.ipynb", as_version=4)
+        las pruebas ocultas ni lo entregado junto a él)."""
+        nb = graded_notebook(grading_root, LAB, "ataque_archivos")
         listing = next(o.text for c in nb.cells for o in c.get("outputs", []) if "carpeta de trabajo" in o.get("text", ""))
         assert listing.strip() == "carpeta de trabajo: []", listing
-        for student in ATTACKS:
-            nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-            outputs = "".join(str(o) for c in nb.cells for o in c.get("outputs", []))
-            assert "### JUEZ" not in outputs and "forbid(" not in outputs, student
 
-    def test_hidden_code_asks_for_review(self, scores, grading_root):
-        """El código que se genera u oculta deja sin puntos lo que viene detrás con un motivo que pide
+    def test_computed_name_asks_for_review(self, scores, grading_root):
+        """Un nombre calculado para getattr deja sin puntos todas las pruebas, con un motivo que pide
         revisar la entrega a mano."""
-        for student, what in (("ataque_base64", "el módulo «base64»"), ("ataque_getattr", "«getattr» con un nombre calculado")):
-            nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-            reasons = [o.evalue for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-            assert len(reasons) == len(ALL) and all(what in r and "revise la entrega a mano" in r for r in reasons), reasons
+        for cell, reasons in cell_errors(grading_root, LAB, "ataque_getattr").items():
+            assert any("«getattr» con un nombre calculado" in r and "revise la entrega a mano" in r
+                       for r in reasons), (cell, reasons)

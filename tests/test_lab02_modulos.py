@@ -1,7 +1,7 @@
 """Laboratorio 02: la referencia saca el máximo, la copia en blanco 0 y cada error típico
 pierde exactamente los puntos de su parte."""
 
-from tests.grading import ADDED_CELLS, BLANK, LabGradingTests
+from tests.grading import ADDED_CELLS, BASE64_CELL, BLANK, LabGradingTests
 
 LAB = "02_modulos"
 ALL = {"test_forma_salida", "test_registro_parametros", "test_dropout_modos", "test_count_parameters",
@@ -173,7 +173,7 @@ ATTACKS = {
     ),
     # Código oculto en base64: las pruebas de detrás no puntúan (revisión a mano).
     "ataque_base64": (
-        {ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        {ADDED_CELLS: [BASE64_CELL]},
         ALL,
     ),
 }

@@ -1,10 +1,7 @@
 """Laboratorio 03: la referencia saca el máximo, la copia en blanco 0 y cada error típico
 pierde exactamente los puntos de su parte."""
 
-import nbformat
-
-from curso_pytorch import course
-from tests.grading import ADDED_CELLS, LabGradingTests
+from tests.grading import ADDED_CELLS, BASE64_CELL, LabGradingTests, cell_errors
 
 LAB = "03_entrenamiento"
 ALL = {"test_train_one_epoch", "test_train_one_epoch_perdida", "test_evaluate", "test_evaluate_modo",
@@ -156,14 +153,10 @@ ATTACKS = {
     ),
     # Código oculto en base64: las pruebas que vienen detrás no puntúan (revisión a mano).
     "ataque_base64": (
-        {ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        {ADDED_CELLS: [BASE64_CELL]},
         ALL,
     ),
 }
-
-
-def _graded(grading_root, student):
-    return nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
 
 
 class TestLab03Entrenamiento(LabGradingTests):
@@ -171,23 +164,8 @@ class TestLab03Entrenamiento(LabGradingTests):
     TOTAL = 16
     BUGS = {**BUGS, **ATTACKS}
 
-    def test_feedback_shows_no_judge(self, scores, grading_root):
-        """Las salidas del cuaderno calificado no muestran el código del juez."""
-        for student in ("referencia", "en_blanco", *ATTACKS):
-            outputs = "".join(str(o) for c in _graded(grading_root, student).cells for o in c.get("outputs", []))
-            assert "### JUEZ" not in outputs and "reference(" not in outputs, student
-
     def test_forged_data_loses_with_reasons(self, scores, grading_root):
         """Los datos inventados pierden por lo que el juez compara (pesos y pérdidas), no por un fallo del juez."""
-        for cell in _graded(grading_root, "ataque_sonda_falsa").cells:
-            if course.is_test_cell(cell) and course.grade_id(cell) in ATTACKS["ataque_sonda_falsa"][1]:
-                reasons = [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        for cell, reasons in cell_errors(grading_root, LAB, "ataque_sonda_falsa").items():
+            if cell in ATTACKS["ataque_sonda_falsa"][1]:
                 assert reasons and not any("el juez de esta celda falló" in r for r in reasons), reasons
-
-    def test_hidden_code_asks_for_review(self, scores, grading_root):
-        """El código que se genera u oculta deja sin puntos lo que viene detrás con un motivo que pide
-        revisar la entrega a mano."""
-        for cell in _graded(grading_root, "ataque_base64").cells:
-            if course.is_test_cell(cell):
-                reasons = [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-                assert any("el módulo «base64»" in r and "revise la entrega a mano" in r for r in reasons), reasons

@@ -1,10 +1,7 @@
 """Laboratorio 04: la referencia saca el máximo, la copia en blanco 0 y cada error típico
 pierde exactamente los puntos de su parte."""
 
-import nbformat
-
-from curso_pytorch import course
-from tests.grading import ADDED_CELLS, BLANK, LabGradingTests
+from tests.grading import ADDED_CELLS, BASE64_CELL, BLANK, LabGradingTests, cell_errors
 
 LAB = "04_perdidas"
 ALL = {"test_reduce_loss", "test_mse", "test_mae", "test_mbe", "test_huber", "test_hinge_multiclass",
@@ -226,17 +223,10 @@ ATTACKS = {
     ),
     # Código oculto en base64: las pruebas que vienen detrás no puntúan (revisión a mano).
     "ataque_base64": (
-        {ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        {ADDED_CELLS: [BASE64_CELL]},
         ALL,
     ),
 }
-
-
-def _test_cell_errors(grading_root, student):
-    """Los motivos de error de cada celda de pruebas del cuaderno calificado de ``student``."""
-    nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-    return {course.grade_id(cell): [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-            for cell in nb.cells if course.is_test_cell(cell)}
 
 
 class TestLab04Perdidas(LabGradingTests):
@@ -246,13 +236,5 @@ class TestLab04Perdidas(LabGradingTests):
 
     def test_hook_loses_for_the_forbidden_losses(self, scores, grading_root):
         """El gancho no gana nada: en cada celda, el juez señala la celda añadida que usa lo prohibido."""
-        for cell, reasons in _test_cell_errors(grading_root, "ataque_gancho").items():
+        for cell, reasons in cell_errors(grading_root, LAB, "ataque_gancho").items():
             assert any("escrita o cambiada por ti" in r for r in reasons), (cell, reasons)
-
-    def test_hidden_code_asks_for_review(self, scores, grading_root):
-        """El código que se genera u oculta deja sin puntos lo que viene detrás con un motivo que pide
-        revisar la entrega a mano."""
-        errors = _test_cell_errors(grading_root, "ataque_base64")
-        assert set(errors) == ALL
-        for cell, reasons in errors.items():
-            assert any("el módulo «base64»" in r and "revise la entrega a mano" in r for r in reasons), (cell, reasons)

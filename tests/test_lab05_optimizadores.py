@@ -2,10 +2,7 @@
 exactamente los puntos de su parte, otras soluciones correctas sacan el máximo y las entregas hostiles
 no ganan nada."""
 
-import nbformat
-
-from curso_pytorch import course
-from tests.grading import ADDED_CELLS, BLANK, LabGradingTests
+from tests.grading import ADDED_CELLS, BASE64_CELL, BLANK, LabGradingTests, cell_errors
 
 LAB = "05_optimizadores"
 
@@ -215,46 +212,25 @@ ATTACKS = {
     ),
     # Código oculto en base64: las pruebas que vienen detrás no puntúan (revisión a mano).
     "ataque_base64": (
-        {ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        {ADDED_CELLS: [BASE64_CELL]},
         ALL,
     ),
 }
-
-
-def _test_cell_errors(grading_root, student):
-    """Los motivos de error de cada celda de pruebas del cuaderno calificado de ``student``."""
-    nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-    return {course.grade_id(cell): [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-            for cell in nb.cells if course.is_test_cell(cell)}
 
 
 class TestLab05Optimizadores(LabGradingTests):
     LAB = LAB
     TOTAL = 20
     BUGS = {**BUGS, **ALTERNATIVES, **ATTACKS}
+    JUDGE_NAMES = ("torch_steps(",)
 
     def test_forbidden_optimizers_lose_with_a_reason(self, scores, grading_root):
         """El gancho y el ayudante sustituido no ganan nada: en las celdas de las clases, el juez señala la
         celda añadida que usa lo prohibido; con el alias, la respuesta."""
         for student in ("ataque_gancho", "ataque_ayudante"):
-            for cell, reasons in _test_cell_errors(grading_root, student).items():
+            for cell, reasons in cell_errors(grading_root, LAB, student).items():
                 if cell in SGD_CELLS | ADAMW_CELLS:
                     assert any("escrita o cambiada por ti" in r for r in reasons), (student, cell, reasons)
-        errors = _test_cell_errors(grading_root, "ataque_alias_modulo")
+        errors = cell_errors(grading_root, LAB, "ataque_alias_modulo")
         for cell in SGD_CELLS:  # las pruebas visibles pasan: el único error es el del juez
             assert len(errors[cell]) == 1 and "tu respuesta usa «SGD»" in errors[cell][0], (cell, errors[cell])
-
-    def test_hidden_code_asks_for_review(self, scores, grading_root):
-        """El código que se genera u oculta deja sin puntos lo que viene detrás con un motivo que pide
-        revisar la entrega a mano."""
-        errors = _test_cell_errors(grading_root, "ataque_base64")
-        assert set(errors) == ALL
-        for cell, reasons in errors.items():
-            assert any("el módulo «base64»" in r and "revise la entrega a mano" in r for r in reasons), (cell, reasons)
-
-    def test_feedback_shows_no_judge_code(self, scores, grading_root):
-        """Lo calificado no muestra el código del juez, solo sus motivos."""
-        for student in ("referencia", "en_blanco", *self.BUGS):
-            nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-            outputs = "".join(str(o) for c in nb.cells for o in c.get("outputs", []))
-            assert "### JUEZ" not in outputs and "forbid(" not in outputs and "torch_steps(" not in outputs, student

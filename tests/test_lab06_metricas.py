@@ -1,10 +1,7 @@
 """Laboratorio 06: la referencia saca el máximo, la copia en blanco 0 y cada error típico
 pierde exactamente los puntos de su parte."""
 
-import nbformat
-
-from curso_pytorch import course
-from tests.grading import ADDED_CELLS, BLANK, LabGradingTests
+from tests.grading import ADDED_CELLS, BASE64_CELL, BLANK, LabGradingTests, cell_errors
 
 LAB = "06_metricas"
 ALL = {"test_confusion_matrix", "test_precision_recall_f1", "test_precision_recall_f1_bordes", "test_roc_auc",
@@ -199,41 +196,20 @@ ATTACKS = {
     ),
     # Código oculto en base64: las pruebas de detrás no puntúan (revisión a mano).
     "ataque_base64": (
-        {ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        {ADDED_CELLS: [BASE64_CELL]},
         ALL,
     ),
 }
-
-
-def _test_cell_errors(grading_root, student):
-    """Los motivos de error de cada celda de pruebas del cuaderno calificado de ``student``."""
-    nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-    return {course.grade_id(cell): [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-            for cell in nb.cells if course.is_test_cell(cell)}
 
 
 class TestLab06Metricas(LabGradingTests):
     LAB = LAB
     TOTAL = 17
     BUGS = {**BUGS, **ALTERNATIVES, **ATTACKS}
-
-    def test_attacks_see_no_judge(self, scores, grading_root):
-        """Las páginas calificadas no muestran el código del juez."""
-        for student in ATTACKS:
-            nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-            outputs = "".join(str(o) for c in nb.cells for o in c.get("outputs", []))
-            assert "### JUEZ" not in outputs and "forbid(" not in outputs and "prf_reference" not in outputs, student
+    JUDGE_NAMES = ("prf_reference",)
 
     def test_fake_inputs_are_rejected(self, scores, grading_root):
         """Con las redes reales sustituidas en el núcleo, el juez señala las entradas, no las respuestas."""
-        for cell, reasons in _test_cell_errors(grading_root, "ataque_datos").items():
+        for cell, reasons in cell_errors(grading_root, LAB, "ataque_datos").items():
             if cell != "test_precision_recall_f1_bordes":
                 assert any("¿cambiaste la sonda o la capa de datos?" in r for r in reasons), (cell, reasons)
-
-    def test_hidden_code_asks_for_review(self, scores, grading_root):
-        """El código que se genera u oculta deja sin puntos lo que viene detrás con un motivo que pide
-        revisar la entrega a mano."""
-        errors = _test_cell_errors(grading_root, "ataque_base64")
-        assert set(errors) == ALL
-        for cell, reasons in errors.items():
-            assert any("el módulo «base64»" in r and "revise la entrega a mano" in r for r in reasons), (cell, reasons)

@@ -2,10 +2,7 @@
 pierde exactamente los puntos de su parte. La sonda lee los archivos de eventos en el núcleo del
 alumno; el juez los compara con su propio entrenamiento de referencia (float64)."""
 
-import nbformat
-
-from curso_pytorch import course
-from tests.grading import ADDED_CELLS, BLANK, LabGradingTests
+from tests.grading import ADDED_CELLS, BASE64_CELL, BLANK, LabGradingTests, cell_errors
 
 LAB = "07_tensorboard"
 ALL = {"test_perdida_entrenamiento", "test_metricas_validacion", "test_histogramas_lr", "test_imagen_validacion",
@@ -179,41 +176,20 @@ ATTACKS = {
     ),
     # Código oculto en base64: las pruebas que vienen detrás no puntúan (revisión a mano).
     "ataque_base64": (
-        {BLANK: True, ADDED_CELLS: ["import base64\nexec(base64.b64decode('cGFzcw=='))\n"]},
+        {BLANK: True, ADDED_CELLS: [BASE64_CELL]},
         ALL,
     ),
 }
-
-
-def _test_cell_errors(grading_root, student):
-    """Los motivos de error de cada celda de pruebas del cuaderno calificado de ``student``."""
-    nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-    return {course.grade_id(cell): [o.evalue for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-            for cell in nb.cells if course.is_test_cell(cell)}
 
 
 class TestLab07Tensorboard(LabGradingTests):
     LAB = LAB
     TOTAL = 10
     BUGS = {**BUGS, **ATTACKS, **ALTERNATIVES}
-
-    def test_attacks_see_no_judge(self, scores, grading_root):
-        """La página calificada no muestra el código del juez ni sus referencias."""
-        for student in ("referencia", *ATTACKS):
-            nb = nbformat.read(grading_root / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
-            outputs = "".join(str(o) for c in nb.cells for o in c.get("outputs", []))
-            assert "### JUEZ" not in outputs and "tb_reference" not in outputs and "REF[" not in outputs, student
+    JUDGE_NAMES = ("tb_reference", "REF[")
 
     def test_fake_training_loses_against_the_reference(self, scores, grading_root):
         """Lo registrado sin entrenar no coincide con la referencia del juez."""
-        errors = _test_cell_errors(grading_root, "ataque_gancho")
+        errors = cell_errors(grading_root, LAB, "ataque_gancho")
         assert any("frente a la referencia" in r for r in errors["test_perdida_entrenamiento"]), errors
         assert any("tras entrenarla" in r for r in errors["test_histogramas_lr"]), errors
-
-    def test_hidden_code_asks_for_review(self, scores, grading_root):
-        """El código que se genera u oculta deja sin puntos lo que viene detrás con un motivo que pide
-        revisar la entrega a mano."""
-        errors = _test_cell_errors(grading_root, "ataque_base64")
-        assert set(errors) == ALL
-        for cell, reasons in errors.items():
-            assert any("el módulo «base64»" in r and "revise la entrega a mano" in r for r in reasons), (cell, reasons)
