@@ -34,6 +34,10 @@ REPO = Path(__file__).resolve().parents[1]
 BEFORE = "ca4f35a"  # el último commit con todas las pruebas ocultas en el núcleo del alumno
 
 
+# Las tres ayudas siguientes repiten a propósito las de bench/common.py: ese módulo pone en sys.path
+# el paquete de este repositorio, y el proceso hijo debe importar el del árbol que mide.
+
+
 def _course(tree: Path, root: Path, labs: list[str]) -> None:
     from curso_pytorch import publish
 
