@@ -26,21 +26,33 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def run_lab(lab: str, answers: dict[str, str] | None = None) -> tuple[float, float, float]:
-    """Ejecuta ``lab``; ``answers`` ({grade_id: código}) sustituye celdas de respuesta de la referencia."""
+def run_lab(lab: str, answers: dict[str, str] | None = None, quiet: bool = False,
+            skip_lesson: bool = False) -> tuple[float, float, float, float]:
+    """Ejecuta ``lab``; ``answers`` ({grade_id: código}) sustituye celdas de respuesta de la referencia.
+    Con ``skip_lesson``, como al calificar, no ejecuta las celdas de la lección que nada necesita
+    (``curso_pytorch.lesson_cells``). Devuelve (puntos, máximo, segundos, segundos sin el juez)."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from curso_pytorch import judge
+    from curso_pytorch import judge, lesson_cells
 
-    notebook = json.loads((REPO / "source" / lab / f"{lab}.ipynb").read_text(encoding="utf-8"))
+    path = REPO / "source" / lab / f"{lab}.ipynb"
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    skipped = set()
+    if skip_lesson:
+        import nbformat
+
+        from curso_pytorch.submissions import reference_notebook
+
+        release = nbformat.read(REPO / "release" / lab / path.name, as_version=4)
+        skipped = lesson_cells.skippable(reference_notebook(REPO, lab, path.name), release)
     namespace: dict = {"__name__": "__main__"}
     outbox = Path(tempfile.mkdtemp(prefix="sondas-"))
     verdicts = judge.Judge(lab, [], judge.references(None))  # sin reglas de código: es la referencia
-    got = top = 0.0
+    got = top = judging = 0.0
     start = time.perf_counter()
-    for cell in notebook["cells"]:
-        if cell["cell_type"] != "code":
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] != "code" or index in skipped:
             continue
         meta = cell["metadata"].get("nbgrader", {})
         source = (answers or {}).get(meta.get("grade_id"), "".join(cell["source"]))
@@ -59,7 +71,9 @@ def run_lab(lab: str, answers: dict[str, str] | None = None) -> tuple[float, flo
             if not meta.get("grade"):
                 traceback.print_exc()
         if judge_source.strip():  # como al calificar, el juez corre aunque la celda haya fallado
+            t1 = time.perf_counter()
             verdict = verdicts.run(meta["grade_id"], judge_source, judge.read_outbox(outbox / meta["grade_id"]))
+            judging += time.perf_counter() - t1
             error = error or verdict
         if meta.get("grade"):
             points = float(meta.get("points", 0))
@@ -67,11 +81,13 @@ def run_lab(lab: str, answers: dict[str, str] | None = None) -> tuple[float, flo
             top += points
             got += points if ok else 0
             status = "OK   " if ok else "FALLA"
-            print(f"  {status} {meta['grade_id']:<36} {points:>4g} pts {time.perf_counter() - t0:6.1f} s"
-                  + ("" if ok else f"  {error}"))
+            if not quiet:
+                print(f"  {status} {meta['grade_id']:<36} {points:>4g} pts {time.perf_counter() - t0:6.1f} s"
+                      + ("" if ok else f"  {error}"))
         elif error:
             print(f"  ERROR en una celda de la lección ({cell.get('id')}): {error}")
-    return got, top, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return got, top, seconds, seconds - judging
 
 
 def main() -> int:
@@ -84,7 +100,7 @@ def main() -> int:
     failed = False
     for lab in labs:
         print(f"{lab}:")
-        got, top, seconds = run_lab(lab)
+        got, top, seconds, _ = run_lab(lab)
         failed |= got != top
         print(f"  total {got:g}/{top:g} puntos en {seconds:.1f} s")
     return 1 if failed else 0

@@ -81,13 +81,50 @@ def lab_notebooks(folder: Path) -> list[Path]:
 # --------------------------------------------------------------------------- nbgrader
 
 
-def _quiet_gradebook_warnings() -> None:
-    # nbgrader 0.9 con SQLAlchemy 2 avisa de relaciones «not in session»: son inofensivas.
+def prepare_nbgrader() -> None:
+    """Ajustes de nbgrader para este proceso (una vez): sin los avisos inofensivos de SQLAlchemy y
+    sin lanzar «alembic heads» en otro proceso cada vez que se crea un libro de calificaciones."""
     import warnings
 
+    import nbgrader.api
     from sqlalchemy.exc import SAWarning
 
+    # nbgrader 0.9 con SQLAlchemy 2 avisa de relaciones «not in session»: son inofensivas.
     warnings.filterwarnings("ignore", category=SAWarning)
+    if getattr(nbgrader.api.get_alembic_version, "__module__", "") != __name__:
+        fallback = nbgrader.api.get_alembic_version
+        nbgrader.api.get_alembic_version = lambda: alembic_head() or fallback()
+
+
+def alembic_head() -> str | None:
+    """La última revisión de las migraciones de nbgrader, leída de sus archivos (lo mismo que
+    responde ``alembic heads``, que tarda segundos: arranca otro intérprete). None si no hay una."""
+    global _ALEMBIC_HEAD
+    if _ALEMBIC_HEAD is None:
+        import nbgrader
+
+        revisions, parents = set(), set()
+        for path in (Path(nbgrader.__file__).parent / "alembic" / "versions").glob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            revision = re.search(r"^revision\s*=\s*['\"](\w+)['\"]", text, re.M)
+            down = re.search(r"^down_revision\s*=(.*)$", text, re.M)
+            if revision:
+                revisions.add(revision.group(1))
+                parents.update(re.findall(r"['\"](\w+)['\"]", down.group(1) if down else ""))
+        heads = revisions - parents
+        _ALEMBIC_HEAD = heads.pop() if len(heads) == 1 else ""
+    return _ALEMBIC_HEAD or None
+
+
+def open_gradebook(url: str):
+    """El libro de calificaciones de nbgrader en ``url`` (``with open_gradebook(url) as gb:``)."""
+    prepare_nbgrader()
+    from nbgrader.api import Gradebook
+
+    return Gradebook(url)
+
+
+_ALEMBIC_HEAD: str | None = None
 
 
 def nbgrader_api(course_dir: Path, db_url: str | None = None, data_dir: str | None = None, cpus: float = 0.0,
@@ -98,7 +135,7 @@ def nbgrader_api(course_dir: Path, db_url: str | None = None, data_dir: str | No
     la caché de datos, a la cuota de CPU de la caja y a la caché de referencias del juez
     (``SafeExecute``).
     """
-    _quiet_gradebook_warnings()
+    prepare_nbgrader()
     # nbgrader llama a «alembic» por el PATH: que encuentre el del entorno en uso.
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):

@@ -13,6 +13,8 @@ Sobre el ``Execute`` de nbgrader añade:
   sonda; los puntos los decide el juez aquí fuera, con los datos de la sonda y el código entregado
   (``curso_pytorch.student_code``): código que se genera u oculta deja sin puntos las pruebas que
   vienen detrás, con un motivo que pide revisarlo a mano;
+- las celdas de la lección que el alumno no cambió y que nada de lo que viene detrás necesita no
+  se ejecutan (``curso_pytorch.lesson_cells``): la calificación no paga las demostraciones;
 - una celda de pruebas no puede fijar su nota con un resultado («nota parcial» de nbgrader): sus
   resultados se muestran, pero no puntúan;
 - las celdas de pruebas sin juez se ejecutan con el entorno restaurado (``curso_pytorch.integrity``)
@@ -35,9 +37,9 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Float, Integer, Unicode
+from traitlets import Bool, Float, Integer, Unicode
 
-from . import judge, student_code
+from . import judge, lesson_cells, student_code
 from .course import GradingSetupError, grade_id, is_test_cell
 from .data import course_root, data_root, missing
 from .sandbox import Limits, SandboxKernelManager, oom_killed
@@ -114,6 +116,8 @@ class SafeExecute(Execute):
     output_chars = Integer(100_000, help="Caracteres de salida guardados por celda.").tag(config=True)
     error_chars = Integer(2_000, help="Caracteres del mensaje de un error (y de cada línea de su pila).").tag(config=True)
     data_dir = Unicode("", help="Caché de datos (solo lectura dentro de la caja).").tag(config=True)
+    skip_lesson_cells = Bool(True, help="No ejecutar las celdas de la lección que nada de lo que viene detrás "
+                                        "necesita (curso_pytorch.lesson_cells).").tag(config=True)
     references_dir = Unicode("", help="Caché de referencias del juez (por defecto, .referencias/ del curso; "
                                       "nunca dentro de la caja).").tag(config=True)
 
@@ -121,6 +125,9 @@ class SafeExecute(Execute):
         kwargs["kernel_manager_class"] = SandboxKernelManager
         super().__init__(*args, **kwargs)
         self.error_on_timeout = TIMEOUT_ERROR
+        # El núcleo sirve a una sola entrega y después se tira (y su caja con él): sin esperar a que
+        # se despida, que solo cuesta tiempo.
+        self.shutdown_kernel = "immediate"
         # La carpeta de trabajo no entra en sys.path: un módulo que dejara allí el alumno no
         # sustituye a ninguno de verdad (también PYTHONSAFEPATH en la caja, sandbox.py).
         self.extra_arguments = [*self.extra_arguments, f"--IPKernelApp.exec_lines={KERNEL_SETUP}",
@@ -196,6 +203,15 @@ class SafeExecute(Execute):
                                        "puede saber qué se ejecutó y las pruebas que vienen detrás no puntúan. Si es "
                                        "un error, pide que se revise la entrega a mano")
 
+    def _lesson_cells_to_skip(self, nb, resources) -> set[int]:
+        """Las celdas de la lección que no hace falta ejecutar (``curso_pytorch.lesson_cells``)."""
+        if not self.skip_lesson_cells:
+            return set()
+        try:
+            return lesson_cells.skippable(nb, self._lab_copy(resources)[1])
+        except GradingSetupError:  # sin la copia del alumno no se sabe qué es de la lección
+            return set()
+
     def preprocess(self, nb, resources=None, km=None):
         self._stopped = None
         self._deadline = time.monotonic() + self.notebook_seconds
@@ -210,6 +226,7 @@ class SafeExecute(Execute):
         except GradingSetupError:
             _forget_fresh_submission(resources or {})
             raise
+        self._skipped = self._lesson_cells_to_skip(nb, resources or {})
         lab = (resources or {}).get("nbgrader", {}).get("assignment") or ""
         self._workdir = self._workdir_for(lab)
         for cell in nb.cells:
@@ -267,6 +284,10 @@ class SafeExecute(Execute):
             self._stopped = f"se agotó el tiempo total del cuaderno ({self.notebook_seconds} s)"
         if self._stopped is not None:
             cell.outputs = [error_output("EjecucionDetenida", self._stopped + "; esta celda no se ejecutó.")]
+            cell.execution_count = None
+            return cell, resources
+        if index in self._skipped:
+            cell.outputs = [new_output("stream", name="stdout", text=lesson_cells.SKIPPED_NOTE)]
             cell.execution_count = None
             return cell, resources
         test_cell = is_test_cell(cell)

@@ -14,7 +14,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from .course import db_url
+from .course import db_url, open_gradebook
 from .locks import file_lock
 
 LOCK_KEY = 0x43555253  # "CURS"
@@ -29,13 +29,12 @@ def record(url: str, result) -> None:
     Una entrega que no se pudo ejecutar (cuaderno roto, vacío, ausente) queda con 0 en cada celda:
     siempre hay una nota registrada.
     """
-    from nbgrader.api import Gradebook
     from sqlalchemy import text
 
     scores = {(c.notebook, c.grade_id): c.score for c in result.cells}
     sqlite = url.startswith("sqlite:///")
     lock = file_lock(Path(url.split("sqlite:///", 1)[1] + ".cerrojo")) if sqlite else contextlib.nullcontext()
-    with lock, Gradebook(url) as gb:
+    with lock, open_gradebook(url) as gb:
         if gb.db.bind.dialect.name == "postgresql":
             gb.db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         gb.update_or_create_student(result.student)
@@ -51,17 +50,16 @@ def record(url: str, result) -> None:
 
 def set_due_date(url: str, lab: str, due) -> None:
     """Fija (o quita, con None) la fecha límite de ``lab``: un ``datetime`` en UTC."""
-    from nbgrader.api import Gradebook
 
-    with Gradebook(url) as gb:
+    with open_gradebook(url) as gb:
         gb.update_or_create_assignment(lab, duedate=due)
 
 
 def due_date(url: str, lab: str):
     """La fecha límite de ``lab`` (``datetime`` en UTC, sin zona) o None."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    with Gradebook(url) as gb:
+    with open_gradebook(url) as gb:
         try:
             return gb.find_assignment(lab).duedate
         except MissingEntry:
@@ -73,18 +71,16 @@ def due_date(url: str, lab: str):
 
 def known_labs(url: str) -> set[str]:
     """Los laboratorios que conoce el libro (los publicados con ``curso publicar``)."""
-    from nbgrader.api import Gradebook
 
-    with Gradebook(url) as gb:
+    with open_gradebook(url) as gb:
         return {a.name for a in gb.assignments}
 
 
 def cell_scores(course_dir: Path, lab: str, student: str) -> dict[str, tuple[float, float]]:
     """Puntos por celda calificada: ``{grade_id: (puntos, máximo)}``."""
-    from nbgrader.api import Gradebook
 
     scores = {}
-    with Gradebook(db_url(course_dir)) as gb:
+    with open_gradebook(db_url(course_dir)) as gb:
         sub = gb.find_submission(lab, student)
         for nb in sub.notebooks:
             for g in nb.grades:
@@ -106,10 +102,10 @@ class GradeRow:
 
 def grade_rows(course_dir: Path) -> list[GradeRow]:
     """Nota de cada alumno en cada laboratorio según el libro de calificaciones."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     rows = []
-    with Gradebook(db_url(course_dir)) as gb:
+    with open_gradebook(db_url(course_dir)) as gb:
         for assignment in sorted(gb.assignments, key=lambda a: a.name):
             for student in sorted(gb.students, key=lambda s: s.id):
                 name = " ".join(x for x in (student.first_name, student.last_name) if x)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import curso_pytorch  # noqa: F401 - antes que nbformat (ver curso_pytorch/__init__.py)
+
 from tests.services import dask_scheduler, postgres_url  # noqa: F401 - fixtures de servicios reales
 
 REPO = Path(__file__).resolve().parents[1]
