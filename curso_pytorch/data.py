@@ -103,11 +103,20 @@ def mirror_dirs() -> list[Path]:
 
 
 def md5sum(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """md5 del archivo, calculado una vez por proceso mientras el archivo no cambie (mismo inodo,
+    tamaño y fecha de modificación): cargar otra vez el mismo conjunto no vuelve a leerlo entero."""
+    info = os.stat(path)
+    key = (str(Path(path).resolve()), info.st_ino, info.st_size, info.st_mtime_ns)
+    if key not in _MD5S:
+        digest = hashlib.md5()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _MD5S[key] = digest.hexdigest()
+    return _MD5S[key]
+
+
+_MD5S: dict[tuple, str] = {}
 
 
 def _manifest_md5(mirror: Path, relative: str, official: str) -> str:
