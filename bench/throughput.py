@@ -1,10 +1,16 @@
-"""Rendimiento de la calificación en paralelo: N entregas con 1 y con 2 procesos.
+"""Rendimiento de la calificación en paralelo: N entregas con 1 y con 2 procesos, por laboratorio.
 
-Uso: python bench/throughput.py [--entregas 20] [--lab 01_tensores] [--procesos 1 2]
+Uso: python bench/throughput.py [--entregas 20] [--lab 01_tensores ...] [--procesos 1 2]
 
-Entrega N copias de la solución de referencia de un laboratorio, las califica con cada número de
+Entrega N copias de la solución de referencia de cada laboratorio, las califica con cada número de
 procesos (cada entrega en su caja) e imprime el tiempo, las entregas por minuto y la aceleración
 frente a 1 proceso. Comprueba además que todas las notas coinciden con la calificación secuencial.
+
+Al final, una proyección para una clase de 500 alumnos con los laboratorios medidos: con P
+procesos en esta máquina, una entrega de ``lab`` ocupa ``c_lab = P · T_lab / N`` segundos de
+núcleo (con el reparto y la contención que hubo); en una máquina de K núcleos con K procesos,
+``T = 500 · Σ c_lab / K``; en un clúster de Dask de M máquinas así, ``T / M`` (sin contar el
+planificador ni el envío de las tareas, que son pequeños frente a una entrega).
 """
 
 from __future__ import annotations
@@ -19,31 +25,42 @@ from common import machine, make_course, submit_reference
 
 from curso_pytorch import gradebook, grading
 
+STUDENTS, CORES, MACHINES = 500, 16, 4
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entregas", type=int, default=20)
-    parser.add_argument("--lab", default="01_tensores")
+    parser.add_argument("--lab", nargs="+", default=["01_tensores"])
     parser.add_argument("--procesos", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
-    print(machine(), f"· {args.entregas} entregas de {args.lab}")
-    print(f"{'procesos':>8} {'tiempo (s)':>11} {'entregas/min':>13} {'aceleración':>12}")
-    base, first_scores = None, None
-    with tempfile.TemporaryDirectory() as tmp:
-        root = make_course(Path(tmp) / "curso", [args.lab])
-        students = [f"alumno_{i:03d}" for i in range(args.entregas)]
-        for student in students:
-            submit_reference(root, args.lab, student)
-        for workers in args.procesos:
-            start = time.perf_counter()
-            grading.grade(root, args.lab, workers=workers, report=lambda line: None)
-            elapsed = time.perf_counter() - start
-            scores = {s: gradebook.cell_scores(root, args.lab, s) for s in students}
-            if first_scores is None:
-                first_scores = scores
-            same = "" if scores == first_scores else "  ¡NOTAS DISTINTAS!"
-            base = base or elapsed
-            print(f"{workers:>8} {elapsed:>11.1f} {60 * len(students) / elapsed:>13.1f} {base / elapsed:>11.2f}×{same}")
+    print(machine(), f"· {args.entregas} entregas de cada laboratorio")
+    print(f"{'laboratorio':<18} {'procesos':>8} {'tiempo (s)':>11} {'entregas/min':>13} {'aceleración':>12}")
+    core_seconds = 0.0
+    for lab in args.lab:
+        base, first_scores, times = None, None, {}
+        with tempfile.TemporaryDirectory() as tmp:
+            root = make_course(Path(tmp) / "curso", [lab])
+            students = [f"alumno_{i:03d}" for i in range(args.entregas)]
+            for student in students:
+                submit_reference(root, lab, student)
+            for workers in args.procesos:
+                start = time.perf_counter()
+                grading.grade(root, lab, workers=workers, report=lambda line: None)
+                elapsed = times[workers] = time.perf_counter() - start
+                scores = {s: gradebook.cell_scores(root, lab, s) for s in students}
+                if first_scores is None:
+                    first_scores = scores
+                same = "" if scores == first_scores else "  ¡NOTAS DISTINTAS!"
+                base = base or elapsed
+                print(f"{lab:<18} {workers:>8} {elapsed:>11.1f} {60 * len(students) / elapsed:>13.1f} "
+                      f"{base / elapsed:>11.2f}×{same}")
+        most = max(args.procesos)
+        core_seconds += most * times[most] / len(students)
+    total = STUDENTS * core_seconds
+    print(f"Proyección, {STUDENTS} alumnos × {len(args.lab)} laboratorio(s), con {max(args.procesos)} procesos "
+          f"medidos: Σ c_lab = {core_seconds:.1f} s de núcleo por alumno; una máquina de {CORES} núcleos: "
+          f"{total / CORES / 60:.1f} min; {MACHINES} máquinas con Dask: {total / CORES / MACHINES / 60:.1f} min.")
     return 0
 
 

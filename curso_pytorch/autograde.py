@@ -40,6 +40,7 @@ class Task:
     data_dir: str | None = None  # caché de datos compartida (solo lectura)
     cpus: float = 0.0  # núcleos para esta entrega (cuota de la caja); 0 = los de la configuración
     references_dir: str | None = None  # caché de referencias del juez del curso (junto al libro)
+    prestart_next: bool = False  # este trabajador calificará otra después: arrancar ya su núcleo
 
 
 @dataclass
@@ -98,7 +99,7 @@ def run_task(task: Task) -> Result:
         # La caché compartida, si este trabajador la ve; si no, la que decida SafeExecute.
         data_dir = task.data_dir if task.data_dir and Path(task.data_dir).is_dir() else None
         api = nbgrader_api(tmp, db_url=f"sqlite:///{tmp / 'gradebook.db'}", data_dir=data_dir, cpus=task.cpus,
-                           references_dir=references_dir(task))
+                           references_dir=references_dir(task), prestart_next=task.prestart_next)
         names = [p.name for p in lab_notebooks(tmp / "source" / task.lab)]
         result.notes += adopt_renamed_notebook(submitted, names)
         problem = diagnose_submission(submitted, names)

@@ -128,12 +128,12 @@ _ALEMBIC_HEAD: str | None = None
 
 
 def nbgrader_api(course_dir: Path, db_url: str | None = None, data_dir: str | None = None, cpus: float = 0.0,
-                 references_dir: str | None = None):
+                 references_dir: str | None = None, prestart_next: bool = False):
     """La API de nbgrader (``NbGraderAPI``) con la configuración del curso de ``course_dir``.
 
     ``db_url`` sustituye al libro de calificaciones; ``data_dir``, ``cpus`` y ``references_dir``, a
     la caché de datos, a la cuota de CPU de la caja y a la caché de referencias del juez
-    (``SafeExecute``).
+    (``SafeExecute``); ``prestart_next`` arranca de antemano el núcleo de la entrega siguiente.
     """
     prepare_nbgrader()
     # nbgrader llama a «alembic» por el PATH: que encuentre el del entorno en uso.
@@ -154,6 +154,8 @@ def nbgrader_api(course_dir: Path, db_url: str | None = None, data_dir: str | No
         config.SafeExecute.cpus = float(cpus)
     if references_dir:
         config.SafeExecute.references_dir = str(references_dir)
+    if prestart_next and "prestart_next" not in config.SafeExecute:
+        config.SafeExecute.prestart_next = True
     return NbGraderAPI(config=config)
 
 

@@ -23,6 +23,8 @@ Sobre el ``Execute`` de nbgrader añade:
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import os
 import re
 import shutil
@@ -106,6 +108,41 @@ def _forget_fresh_submission(resources) -> None:
             gb.remove_submission(info["assignment"], info["student"])
 
 
+# El núcleo arrancado de antemano para la entrega siguiente de este proceso (uno como mucho): ya
+# en su caja, con torch importado y sin haber ejecutado nada de ningún alumno.
+_SPARE: dict = {}
+
+
+def _discard_spare() -> None:
+    spare = _SPARE.pop("núcleo", None)
+    if spare is None:
+        return
+    _key, km, workdir = spare
+    process = getattr(km.provisioner, "process", None) if km.provisioner else None
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait()
+    km.release_sandbox()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _take_spare(key):
+    """El núcleo de reserva si se arrancó para lo mismo (laboratorio, límites, datos...) y sigue
+    vivo; si no, se tira."""
+    spare = _SPARE.get("núcleo")
+    if spare is None:
+        return None
+    process = getattr(spare[1].provisioner, "process", None) if spare[1].provisioner else None
+    if spare[0] != key or process is None or process.poll() is not None:
+        _discard_spare()
+        return None
+    del _SPARE["núcleo"]
+    return spare[1], spare[2]
+
+
+atexit.register(_discard_spare)
+
+
 class SafeExecute(Execute):
     memory_mb = Integer(Limits.memory_mb, help="Memoria del núcleo (MB).").tag(config=True)
     cpu_seconds = Integer(Limits.cpu_seconds, help="Tiempo de CPU del núcleo (s).").tag(config=True)
@@ -116,10 +153,15 @@ class SafeExecute(Execute):
     output_chars = Integer(100_000, help="Caracteres de salida guardados por celda.").tag(config=True)
     error_chars = Integer(2_000, help="Caracteres del mensaje de un error (y de cada línea de su pila).").tag(config=True)
     data_dir = Unicode("", help="Caché de datos (solo lectura dentro de la caja).").tag(config=True)
+    prestart_next = Bool(False, help="Arrancar, en cuanto esté listo el núcleo de esta entrega, el de la "
+                                     "siguiente (en su caja, con torch importado); cada núcleo sirve a una "
+                                     "sola entrega.").tag(config=True)
     skip_lesson_cells = Bool(True, help="No ejecutar las celdas de la lección que nada de lo que viene detrás "
                                         "necesita (curso_pytorch.lesson_cells).").tag(config=True)
     references_dir = Unicode("", help="Caché de referencias del juez (por defecto, .referencias/ del curso; "
                                       "nunca dentro de la caja).").tag(config=True)
+
+    _adopted = None  # el núcleo de reserva que sirve a esta entrega, si lo había
 
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager
@@ -136,11 +178,51 @@ class SafeExecute(Execute):
     # ------------------------------------------------------------------ núcleo
 
     def create_kernel_manager(self):
+        if self._adopted is not None:  # el núcleo de reserva, arrancado para esta entrega
+            self.km = self._sandbox_km = self._adopted
+            return self.km
         km = super().create_kernel_manager()
-        km.limits = Limits(self.memory_mb, self.cpu_seconds, self.processes, self.file_mb, self.cpus)
+        km.limits = self._limits()
         km.course_data_dir = self._data_dir
         self._sandbox_km = km
         return km
+
+    def _limits(self) -> Limits:
+        return Limits(self.memory_mb, self.cpu_seconds, self.processes, self.file_mb, self.cpus)
+
+    def _kernel_arguments(self) -> list[str]:
+        """Los argumentos del núcleo, como los completa nbclient al arrancarlo."""
+        arguments = list(self.extra_arguments)
+        if self.ipython_hist_file and not any(a.startswith("--HistoryManager.hist_file") for a in arguments):
+            arguments.append(f"--HistoryManager.hist_file={self.ipython_hist_file}")
+        return arguments
+
+    def _kernel_key(self, nb, lab: str) -> tuple:
+        """Lo que debe coincidir para que el núcleo de reserva sirva a esta entrega."""
+        release = hashlib.sha256()
+        for path in self._release_items(lab):
+            for file in sorted([path] if path.is_file() else path.rglob("*")):
+                if file.is_file() and not file.is_symlink():
+                    release.update(str(file.relative_to(path.parent)).encode() + b"\0" + file.read_bytes())
+        kernel = self.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or ""
+        return (lab, kernel, tuple(self._kernel_arguments()), self._limits(), str(self._data_dir),
+                release.hexdigest(), self.startup_timeout)
+
+    async def _prestart_next(self) -> None:
+        """Arranca el núcleo de la entrega siguiente (mientras esta se ejecuta)."""
+        _discard_spare()
+        km = self.kernel_manager_class(kernel_name=self._kernel_key_now[1], config=self.config)
+        km.limits = self._limits()
+        km.course_data_dir = self._data_dir
+        workdir = self._workdir_for(self._kernel_key_now[0])
+        try:
+            await km.start_kernel(extra_arguments=self._kernel_arguments(), cwd=str(workdir))
+        except Exception as error:  # noqa: BLE001 (la siguiente arrancará el suyo, como siempre)
+            self.log.warning("no se pudo arrancar de antemano el núcleo siguiente: %s", error)
+            km.release_sandbox()
+            shutil.rmtree(workdir, ignore_errors=True)
+            return
+        _SPARE["núcleo"] = (self._kernel_key_now, km, workdir)
 
     def _ready_data(self, resources) -> Path:
         """La caché de datos, llena antes de que arranque el núcleo (aquí fuera, con la red o el
@@ -174,14 +256,17 @@ class SafeExecute(Execute):
             "(«curso publicar») y vuelva a calificar; no se ha escrito ninguna nota."
         )
 
+    def _release_items(self, lab: str) -> list[Path]:
+        """Lo que el laboratorio da al alumno además de los cuadernos (archivos de release/)."""
+        release = (course_root(self._notebook_dir) or Path(".")) / "release" / lab
+        return [item for item in (sorted(release.iterdir()) if release.is_dir() else [])
+                if item.suffix != ".ipynb" and not item.name.startswith(".") and not item.is_symlink()]
+
     def _workdir_for(self, lab: str) -> Path:
         """Carpeta de trabajo del núcleo: temporal, con solo lo que el laboratorio da al alumno
         (los archivos de release/, sin cuadernos), nunca la carpeta de la entrega."""
         workdir = Path(tempfile.mkdtemp(prefix="curso-trabajo-"))
-        release = (course_root(self._notebook_dir) or Path(".")) / "release" / lab
-        for item in sorted(release.iterdir()) if release.is_dir() else []:
-            if item.suffix == ".ipynb" or item.name.startswith(".") or item.is_symlink():
-                continue
+        for item in self._release_items(lab):
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, workdir / item.name)
         return workdir
 
@@ -228,7 +313,8 @@ class SafeExecute(Execute):
             raise
         self._skipped = self._lesson_cells_to_skip(nb, resources or {})
         lab = (resources or {}).get("nbgrader", {}).get("assignment") or ""
-        self._workdir = self._workdir_for(lab)
+        self._kernel_key_now = self._kernel_key(nb, lab)
+        self._adopted, self._workdir = _take_spare(self._kernel_key_now) or (None, self._workdir_for(lab))
         for cell in nb.cells:
             if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
                 found = tampering_in(cell.source)
@@ -249,6 +335,14 @@ class SafeExecute(Execute):
         return await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)  # nbclient la define sobre la suya
+
+    async def async_start_new_kernel_client(self):
+        client = await super().async_start_new_kernel_client()
+        if self.prestart_next:  # este núcleo ya está listo: el de la siguiente entrega, mientras tanto
+            await self._prestart_next()
+        return client
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def _death_reason(self) -> str:
         km = self._sandbox_km

@@ -59,6 +59,9 @@ def grade(
             pending.append((who, which))
         else:
             skipped.append(GradeOutcome(who, which, False, misnamed_lab(course_dir, which)))
+    # Por laboratorio: cada proceso corrector arranca de antemano el núcleo de su entrega siguiente,
+    # que solo sirve si es del mismo laboratorio.
+    pending.sort(key=lambda entry: (entry[1], entry[0]))
     for outcome in skipped:
         report(printable(f"AVISO: submitted/{outcome.student}/{outcome.lab}: {outcome.message}; no se califica."))
     if not pending:

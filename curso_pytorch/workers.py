@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 
 from .autograde import Result, Task, run_task
 
@@ -35,9 +36,12 @@ def run_all(tasks: list[Task], workers: int = 1, scheduler: str | None = None):
                 yield future.result()
         return
     if workers <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield run_task(task)
+        for number, task in enumerate(tasks, 1):
+            yield run_task(replace(task, prestart_next=number < len(tasks)))
         return
+    # Cada proceso arranca el núcleo de su entrega siguiente mientras califica una; en las últimas
+    # ``workers`` puede no haber siguiente.
+    tasks = [replace(task, prestart_next=number <= len(tasks) - workers) for number, task in enumerate(tasks, 1)]
     idle: queue.Queue = queue.Queue()
     for _ in range(workers):
         idle.put(_Worker())
