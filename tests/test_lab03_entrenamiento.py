@@ -103,6 +103,134 @@ BUGS = {
 }
 
 
+# Un error por requisito del enunciado que no rompe ningún otro (tests/requirements.py los enlaza
+# con la frase del enunciado). No todos los ven las pruebas visibles, así que van fuera de BUGS.
+STATEMENT_BUGS = {
+    # «ninguna de las funciones crea optimizadores»: train_one_epoch usa su propio SGD e ignora el
+    # optimizador recibido (con Adam, con momento o con tasa 0, los pesos y la pérdida cambian).
+    "optimizador_propio": (
+        {"train_one_epoch": [("    model.train()\n",
+                              "    model.train()\n    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)\n")]},
+        {"test_train_one_epoch", "test_train_one_epoch_perdida"},
+    ),
+    # La firma de train_one_epoch con el optimizador antes que la pérdida.
+    "train_argumentos_en_otro_orden": (
+        {"train_one_epoch": [("def train_one_epoch(model, loader, loss_fn, optimizer, device):",
+                              "def train_one_epoch(model, loader, optimizer, loss_fn, device):")]},
+        {"test_train_one_epoch", "test_train_one_epoch_perdida", "test_dispositivo", "test_fit_mnist"},
+    ),
+    # «Pone el modelo en modo entrenamiento»: sin model.train(), una red que llega en modo
+    # evaluación entrena con Dropout apagado y sin actualizar BatchNorm.
+    "sin_model_train": (
+        {"train_one_epoch": [("    model.train()\n", "")]},
+        {"test_train_one_epoch"},
+    ),
+    # «como float de Python»: devuelve la media como tensor de PyTorch.
+    "perdida_devuelta_como_tensor": (
+        {"train_one_epoch": [("return total_loss / seen", "return torch.tensor(total_loss / seen)")]},
+        {"test_train_one_epoch_perdida"},
+    ),
+    # La firma de evaluate con device antes que la pérdida.
+    "evaluate_argumentos_en_otro_orden": (
+        {"evaluate": [("def evaluate(model, loader, loss_fn, device):", "def evaluate(model, loader, device, loss_fn):")]},
+        {"test_evaluate", "test_evaluate_modo", "test_dispositivo", "test_fit_mnist"},
+    ),
+    # «dos float de Python»: la exactitud sale como tensor (suma de aciertos sin .item()).
+    "exactitud_como_tensor": (
+        {"evaluate": [("correct += (logits.argmax(dim=1) == y).sum().item()",
+                       "correct += (logits.argmax(dim=1) == y).sum()")]},
+        {"test_evaluate"},
+    ),
+    # «patience=None»: patience con un valor por defecto, así que fit sin patience se queda con los
+    # pesos de la mejor época en lugar de los de la última.
+    "paciencia_por_defecto": (
+        {"fit": [("device, patience=None):", "device, patience=5):")]},
+        {"test_fit_historial"},
+    ),
+    # «evaluate con val_loader»: valida con los datos de entrenamiento.
+    "valida_con_train_loader": (
+        {"fit": [("val_loss, val_acc = evaluate(model, val_loader,", "val_loss, val_acc = evaluate(model, train_loader,")]},
+        {"test_fit_historial", "test_fit_mnist"},
+    ),
+    # «exactamente las claves»: el historial guarda también la mejor época.
+    "historial_con_clave_de_mas": (
+        {"fit": [('history = {"train_loss": [], "val_loss": [], "val_acc": []}',
+                  'history = {"train_loss": [], "val_loss": [], "val_acc": [], "best_epoch": []}')]},
+        {"test_fit_historial", "test_fit_parada_temprana", "test_fit_mnist"},
+    ),
+    # «Si pasan patience épocas seguidas sin mejorar, fit se detiene»: se detiene una época tarde.
+    "paciencia_mas_uno": (
+        {"fit": [("if epochs_without_improvement >= patience:", "if epochs_without_improvement > patience:")]},
+        {"test_fit_parada_temprana"},
+    ),
+}
+
+# Soluciones correctas escritas de otra forma: sacan el máximo (ninguna celda pierde puntos).
+ALTERNATIVES = {
+    # Otro orden del paso: borra los gradientes una vez antes del bucle y después de cada step (no al
+    # principio de cada lote); mueve x e y por separado y acumula pares (suma, tamaño) del lote.
+    "alternativa_zero_grad_al_final": (
+        {"train_one_epoch": (
+            "def train_one_epoch(model, loader, loss_fn, optimizer, device):\n"
+            "    model.train()\n"
+            "    optimizer.zero_grad(set_to_none=False)\n"
+            "    sums = []\n"
+            "    for x, y in loader:\n"
+            "        x = x.to(device)\n"
+            "        y = y.to(device)\n"
+            "        loss = loss_fn(model(x), y)\n"
+            "        loss.backward()\n"
+            "        optimizer.step()\n"
+            "        optimizer.zero_grad()\n"
+            "        sums.append((loss.item() * len(y), len(y)))\n"
+            "    return sum(s for s, _ in sums) / sum(n for _, n in sums)\n")},
+        set(),
+    ),
+    # torch.inference_mode() en lugar de no_grad, float()/int() en lugar de .item(), max().indices en
+    # lugar de argmax y las sumas hechas al final.
+    "alternativa_evaluate_concatenando": (
+        {"evaluate": (
+            "def evaluate(model, loader, loss_fn, device):\n"
+            "    model.eval()\n"
+            "    losses, hits, sizes = [], [], []\n"
+            "    with torch.inference_mode():\n"
+            "        for x, y in loader:\n"
+            "            x, y = x.to(device), y.to(device)\n"
+            "            out = model(x)\n"
+            "            losses.append(float(loss_fn(out, y)) * y.numel())\n"
+            "            hits.append(int((out.max(dim=1).indices == y).sum()))\n"
+            "            sizes.append(y.numel())\n"
+            "    n = sum(sizes)\n"
+            "    return sum(losses) / n, sum(hits) / n\n")},
+        set(),
+    ),
+    # fit con un bucle while, el historial rellenado con zip y la mejor época guardada por su índice
+    # (las épocas sin mejorar se cuentan como distancia a la mejor).
+    "alternativa_fit_while": (
+        {"fit": (
+            "def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs, device, patience=None):\n"
+            "    history = dict(train_loss=[], val_loss=[], val_acc=[])\n"
+            "    best, best_state, epoch = None, None, 0\n"
+            "    while epoch < epochs:\n"
+            "        tl = train_one_epoch(model, train_loader, loss_fn, optimizer, device)\n"
+            "        vl, va = evaluate(model, val_loader, loss_fn, device)\n"
+            "        for key, value in zip(('train_loss', 'val_loss', 'val_acc'), (tl, vl, va)):\n"
+            "            history[key].append(value)\n"
+            "        epoch += 1\n"
+            "        if patience is not None:\n"
+            "            if best is None or vl < history['val_loss'][best]:\n"
+            "                best = epoch - 1\n"
+            "                best_state = copy.deepcopy(model.state_dict())\n"
+            "            elif epoch - 1 - best >= patience:\n"
+            "                break\n"
+            "    if best_state is not None:\n"
+            "        model.load_state_dict(best_state)\n"
+            "    return history\n")},
+        set(),
+    ),
+}
+
+
 # Entregas hostiles contra el juez: los puntos se deciden fuera del núcleo del alumno, con los datos
 # de la sonda, que el juez compara con sus propias referencias. Van fuera de BUGS (errores típicos,
 # que también deben detectar las pruebas visibles: test_visible_checks.py); la clase de abajo
@@ -162,7 +290,7 @@ ATTACKS = {
 class TestLab03Entrenamiento(LabGradingTests):
     LAB = LAB
     TOTAL = 16
-    BUGS = {**BUGS, **ATTACKS}
+    BUGS = {**BUGS, **STATEMENT_BUGS, **ALTERNATIVES, **ATTACKS}
 
     def test_forged_data_loses_with_reasons(self, scores, grading_root):
         """Los datos inventados pierden por lo que el juez compara (pesos y pérdidas), no por un fallo del juez."""

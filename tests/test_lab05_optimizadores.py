@@ -101,6 +101,45 @@ BUGS = {
     ),
 }
 
+# Un error por requisito del enunciado que no rompe ningún otro (tests/requirements.py los enlaza
+# con la frase del enunciado). No todos los ven las pruebas visibles, así que van fuera de BUGS.
+STATEMENT_BUGS = {
+    # «decaimiento L2 sumado al gradiente»: SGDMomentum no aplica weight_decay. Lo ven las igualdades
+    # con decaimiento y los grupos (frente a torch.optim.SGD con weight_decay); el entrenamiento, con
+    # weight_decay=5e-4, no.
+    "sgd_sin_decaimiento": (
+        {"sgd_momentum": [('                    if group["weight_decay"] != 0:\n'
+                           '                        g = g.add(p, alpha=group["weight_decay"])\n', "")]},
+        {"test_sgd", "test_sgd_momentum", "test_sgd_nesterov", "test_sgd_grupos_estado"},
+    ),
+    # «guardado en self.state[p]["momentum_buffer"]»: el búfer, con otro nombre.
+    "buffer_con_otro_nombre": (
+        {"sgd_momentum": [('"momentum_buffer" not in state', '"buffer" not in state'),
+                          ('state["momentum_buffer"] = buf', 'state["buffer"] = buf'),
+                          ('buf = state["momentum_buffer"]', 'buf = state["buffer"]')]},
+        {"test_sgd_grupos_estado"},
+    ),
+    # «ε sumado después de la raíz»: ε dentro de la raíz de v̂.
+    "eps_dentro_de_la_raiz": (
+        {"adamw": [("denom = (v.sqrt() / math.sqrt(bias2)).add_(eps)", "denom = (v / bias2 + eps).sqrt()")]},
+        {"test_adamw", "test_adamw_weight_decay"},
+    ),
+    # «saltar los parámetros sin gradiente»: AdamW toma un gradiente ausente por cero, así que el
+    # decaimiento mueve el parámetro y su estado avanza.
+    "sin_gradiente_como_cero": (
+        {"adamw": [("                    if p.grad is None:\n                        continue\n"
+                    "                    g = p.grad\n",
+                    "                    g = p.grad if p.grad is not None else torch.zeros_like(p)\n")]},
+        {"test_adamw_grupos_estado"},
+    ),
+    # La fórmula del calentamiento: empieza desde 0 en lugar de desde η/10.
+    "calentamiento_desde_cero": (
+        {"make_scheduler": [("return 0.1 + 0.9 * t / warmup", "return t / warmup")]},
+        {"test_make_scheduler"},
+    ),
+}
+
+
 # Soluciones correctas escritas de otra manera, en una sola entrega para no alargar la calificación:
 # SGD sin operaciones en el lugar salvo la actualización, AdamW con la corrección del sesgo en la forma
 # de ε̂ y el paso como tensor (como PyTorch), el planificador sugerido con SequentialLR y otro bucle.
@@ -221,7 +260,7 @@ ATTACKS = {
 class TestLab05Optimizadores(LabGradingTests):
     LAB = LAB
     TOTAL = 20
-    BUGS = {**BUGS, **ALTERNATIVES, **ATTACKS}
+    BUGS = {**BUGS, **STATEMENT_BUGS, **ALTERNATIVES, **ATTACKS}
     JUDGE_NAMES = ("torch_steps(",)
 
     def test_forbidden_optimizers_lose_with_a_reason(self, scores, grading_root):
