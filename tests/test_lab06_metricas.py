@@ -86,6 +86,123 @@ BUGS = {
     ),
 }
 
+
+# Un error por requisito del enunciado que no rompe ningún otro (tests/requirements.py los enlaza
+# con la frase del enunciado). No todos los ven las pruebas visibles, así que van fuera de BUGS.
+STATEMENT_BUGS = {
+    # «un tensor int64»: la matriz de confusión en float.
+    "confmat_float": (
+        {"confusion_matrix": [("return counts.reshape(num_classes, num_classes)",
+                               "return counts.reshape(num_classes, num_classes).float()")]},
+        {"test_confusion_matrix"},
+    ),
+    # «Las clases que no aparecen tienen su fila y su columna a cero»: el número de clases sale de
+    # los datos, así que la matriz encoge si faltan las últimas clases.
+    "confmat_clases_de_los_datos": (
+        {"confusion_matrix": [("    index = target * num_classes + preds\n",
+                               "    num_classes = int(torch.cat([preds, target]).max()) + 1\n"
+                               "    index = target * num_classes + preds\n")]},
+        {"test_confusion_matrix"},
+    ),
+    # «la tupla (precision, recall, f1)»: la precisión y la exhaustividad en otro orden.
+    "prf_orden_cambiado": (
+        {"precision_recall_f1": [("        return precision, recall, f1", "        return recall, precision, f1"),
+                                 ("for s in (precision, recall, f1))", "for s in (recall, precision, f1))")]},
+        {"test_precision_recall_f1", "test_precision_recall_f1_bordes"},
+    ),
+    # «escalares (forma ()) si se promedia»: el promedio micro queda con forma (1,).
+    "micro_forma_1": (
+        {"precision_recall_f1": [("tp, fp, fn = tp.sum(), fp.sum(), fn.sum()",
+                                  "tp, fp, fn = tp.sum(0, keepdim=True), fp.sum(0, keepdim=True), fn.sum(0, keepdim=True)")]},
+        {"test_precision_recall_f1", "test_precision_recall_f1_bordes"},
+    ),
+    # «en "macro" se promedian solo las clases con TP + FP + FN > 0»: promedia todas las clases. Las
+    # entradas aleatorias y reales tienen todas las clases, así que solo pierde los casos límite.
+    "macro_todas_las_clases": (
+        {"precision_recall_f1": [("weights = (tp + fp + fn > 0).float()", "weights = torch.ones_like(tp)")]},
+        {"test_precision_recall_f1_bordes"},
+    ),
+    # «en "weighted" se pesa cada clase por su soporte TP + FN»: pesa por las predicciones (TP + FP).
+    "ponderado_por_predichos": (
+        {"precision_recall_f1": [("weights = tp + fn ", "weights = tp + fp ")]},
+        {"test_precision_recall_f1", "test_precision_recall_f1_bordes"},
+    ),
+    # «no es la F1 de la precisión y la exhaustividad ya promediadas»: justo eso.
+    "f1_de_los_promedios": (
+        {"precision_recall_f1": [(
+            "    return tuple(safe_divide((weights * s).sum(), weights.sum()) for s in (precision, recall, f1))",
+            "    p, r = (safe_divide((weights * s).sum(), weights.sum()) for s in (precision, recall))\n"
+            "    return p, r, safe_divide(2 * p * r, p + r)")]},
+        {"test_precision_recall_f1", "test_precision_recall_f1_bordes"},
+    ),
+    # «como tensor escalar float»: un float de Python.
+    "auc_float_python": (
+        {"roc_auc_binary": [("return (u / (n_pos * n_neg)).float()", "return (u / (n_pos * n_neg)).item()")]},
+        {"test_roc_auc"},
+    ),
+    # «cualquier valor real: solo importa el orden»: supone probabilidades en [0, 1] (los logits
+    # negativos o mayores que 1 quedan empatados).
+    "auc_supone_probabilidades": (
+        {"roc_auc_binary": [("scores = scores.reshape(-1).double()", "scores = scores.reshape(-1).double().clamp(0, 1)")]},
+        {"test_roc_auc"},
+    ),
+    # «Si target contiene una sola clase … devuelve 0»: devuelve la AUC de un clasificador al azar.
+    "auc_una_clase_media": (
+        {"roc_auc_binary": [("return torch.tensor(0.0)", "return torch.tensor(0.5)")]},
+        {"test_roc_auc"},
+    ),
+    # «una MetricCollection nueva en cada llamada»: la misma colección (con sus datos) en cada llamada.
+    "coleccion_compartida": (
+        {"make_metrics": [("def make_metrics(num_classes):", "_CREADAS = {}\n\ndef make_metrics(num_classes):"),
+                          ("    return MetricCollection({", "    if num_classes in _CREADAS:\n"
+                           "        return _CREADAS[num_classes]\n"
+                           "    _CREADAS[num_classes] = MetricCollection({"),
+                          ("    })", "    })\n    return _CREADAS[num_classes]")]},
+        {"test_make_metrics"},
+    ),
+    # «"f1_macro" (F1 multiclase, promedio macro)»: promedio micro.
+    "f1_micro": (
+        {"make_metrics": [('MulticlassF1Score(num_classes=num_classes, average="macro")',
+                           'MulticlassF1Score(num_classes=num_classes, average="micro")')]},
+        {"test_make_metrics"},
+    ),
+    # «"hamming" (…, promedio micro)»: sin average= (macro por defecto).
+    "hamming_sin_average": (
+        {"make_metrics": [('MulticlassHammingDistance(num_classes=num_classes, average="micro")',
+                           "MulticlassHammingDistance(num_classes=num_classes)")]},
+        {"test_make_metrics"},
+    ),
+    # «"confmat" (matriz de confusión multiclase, sin normalizar)»: normalizada por filas.
+    "confmat_normalizada": (
+        {"make_metrics": [("MulticlassConfusionMatrix(num_classes=num_classes)",
+                           'MulticlassConfusionMatrix(num_classes=num_classes, normalize="true")')]},
+        {"test_make_metrics"},
+    ),
+    # «exactamente estas claves»: "f1" en lugar de "f1_macro".
+    "clave_f1": (
+        {"make_metrics": [('"f1_macro": MulticlassF1Score', '"f1": MulticlassF1Score')]},
+        {"test_make_metrics"},
+    ),
+    # «sin calcular gradientes»: la pasada registra el grafo.
+    "eval_con_gradientes": (
+        {"evaluate_with_metrics": [("    with torch.no_grad():\n", "    with torch.enable_grad():\n")]},
+        {"test_evaluate_with_metrics"},
+    ),
+    # «devuelve el diccionario de metrics.compute()»: devuelve la colección.
+    "devuelve_la_coleccion": (
+        {"evaluate_with_metrics": [("    return metrics.compute()", "    return metrics")]},
+        {"test_evaluate_with_metrics", "test_evaluate_reset"},
+    ),
+    # «reiniciarla al empezar»: la reinicia al terminar; la colección que llega con datos anteriores
+    # los arrastra a la primera pasada.
+    "reinicia_al_final": (
+        {"evaluate_with_metrics": [("    metrics.reset()\n", ""),
+                                   ("    return metrics.compute()",
+                                    "    values = metrics.compute()\n    metrics.reset()\n    return values")]},
+        {"test_evaluate_reset"},
+    ),
+}
+
 # Respuestas correctas escritas de otra forma: sacan el máximo (los umbrales salen de una referencia en
 # float64, no de una implementación). Todas en una sola entrega, para no alargar la calificación.
 ALTERNATIVES = {
@@ -205,7 +322,7 @@ ATTACKS = {
 class TestLab06Metricas(LabGradingTests):
     LAB = LAB
     TOTAL = 17
-    BUGS = {**BUGS, **ALTERNATIVES, **ATTACKS}
+    BUGS = {**BUGS, **STATEMENT_BUGS, **ALTERNATIVES, **ATTACKS}
     JUDGE_NAMES = ("prf_reference",)
 
     def test_fake_inputs_are_rejected(self, scores, grading_root):

@@ -71,6 +71,66 @@ BUGS = {
     ),
 }
 
+
+# Un error por requisito del enunciado que no rompe ningún otro (tests/requirements.py los enlaza
+# con la frase del enunciado). No todos los ven las pruebas visibles, así que van fuera de BUGS.
+STATEMENT_BUGS = {
+    # «SummaryWriter(log_dir=log_dir)»: el writer por defecto escribe en runs/, fuera de log_dir, y las
+    # pruebas no encuentran nada.
+    "writer_sin_log_dir": (
+        {"train_with_tensorboard": [("SummaryWriter(log_dir=str(log_dir))", "SummaryWriter()")]},
+        ALL,
+    ),
+    # «sin volver a 0 al cambiar de época»: el paso global se reinicia en cada época.
+    "paso_por_epoca": (
+        {"train_with_tensorboard": [("    global_step = 0\n    for epoch in range(1, epochs + 1):\n",
+                                     "    for epoch in range(1, epochs + 1):\n        global_step = 0\n")]},
+        {"test_perdida_entrenamiento"},
+    ),
+    # «listas de float de Python»: la historia de entrenamiento guarda tensores.
+    "historia_con_tensores": (
+        {"train_with_tensorboard": [('history["train_loss"].append(loss.item())',
+                                     'history["train_loss"].append(loss.detach())')]},
+        {"test_perdida_entrenamiento"},
+    ),
+    # «sobre todo val_loader»: se salta el último lote de validación, que es más pequeño.
+    "validacion_sin_ultimo_lote": (
+        {"train_with_tensorboard": [("            for xb, yb in val_loader:\n",
+                                     "            for xb, yb in val_loader:\n"
+                                     "                if len(yb) < val_loader.batch_size:\n"
+                                     "                    continue\n")]},
+        {"test_metricas_validacion"},
+    ),
+    # «un float de Python»: la exactitud como tensor.
+    "exactitud_tensor": (
+        {"train_with_tensorboard": [("correct += (out.argmax(dim=1) == yb).sum().item()",
+                                     "correct += (out.argmax(dim=1) == yb).sum()")]},
+        {"test_metricas_validacion"},
+    ),
+    # «LearningRate (optimizer.param_groups[0]["lr"])»: la tasa de defaults, que no sigue a un
+    # planificador (la sonda cambia la del grupo).
+    "lr_de_defaults": (
+        {"train_with_tensorboard": [('optimizer.param_groups[0]["lr"], epoch)', 'optimizer.defaults["lr"], epoch)')]},
+        {"test_histogramas_lr"},
+    ),
+    # «tras entrenarla» (la tabla): el histograma de los pesos al empezar la época.
+    "histograma_antes_de_entrenar": (
+        {"train_with_tensorboard": [
+            ("        for name, param in model.named_parameters():\n"
+             "            writer.add_histogram(f\"Parameters/{name}\", param, epoch)\n", ""),
+            ("        model.train()\n",
+             "        for name, param in model.named_parameters():\n"
+             "            writer.add_histogram(f\"Parameters/{name}\", param, epoch)\n"
+             "        model.train()\n")]},
+        {"test_histogramas_lr"},
+    ),
+    # «epoch = 1, 2, …, epochs»: las épocas desde 0, así que lo de cada época tiene el paso anterior.
+    "epocas_desde_0": (
+        {"train_with_tensorboard": [("for epoch in range(1, epochs + 1):", "for epoch in range(epochs):")]},
+        {"test_metricas_validacion", "test_histogramas_lr"},
+    ),
+}
+
 # Soluciones correctas escritas de otra forma: sacan el máximo.
 ALTERNATIVES = {
     # Un bloque with para el writer, la suma de la validación acumulada en tensores y otro orden.
@@ -185,7 +245,7 @@ ATTACKS = {
 class TestLab07Tensorboard(LabGradingTests):
     LAB = LAB
     TOTAL = 10
-    BUGS = {**BUGS, **ATTACKS, **ALTERNATIVES}
+    BUGS = {**BUGS, **STATEMENT_BUGS, **ALTERNATIVES, **ATTACKS}
     JUDGE_NAMES = ("tb_reference", "REF[")
 
     def test_fake_training_loses_against_the_reference(self, scores, grading_root):
