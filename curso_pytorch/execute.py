@@ -288,6 +288,17 @@ class SafeExecute(Execute):
                                        "puede saber qué se ejecutó y las pruebas que vienen detrás no puntúan. Si es "
                                        "un error, pide que se revise la entrega a mano")
 
+    def _preload_lab_modules(self, resources) -> None:
+        """Que el núcleo importe al arrancar lo que importa el laboratorio (torchmetrics, matplotlib...):
+        con el núcleo arrancado de antemano, esas importaciones no las paga la entrega."""
+        try:
+            modules = lesson_cells.course_imports(self._lab_copy(resources)[1])
+        except GradingSetupError:
+            modules = []
+        setup = f"{KERNEL_SETUP}; {GUARD}.preload({modules!r})" if modules else KERNEL_SETUP
+        self.extra_arguments = [a for a in self.extra_arguments if not a.startswith("--IPKernelApp.exec_lines=")]
+        self.extra_arguments.append(f"--IPKernelApp.exec_lines={setup}")
+
     def _lesson_cells_to_skip(self, nb, resources) -> set[int]:
         """Las celdas de la lección que no hace falta ejecutar (``curso_pytorch.lesson_cells``)."""
         if not self.skip_lesson_cells:
@@ -312,6 +323,7 @@ class SafeExecute(Execute):
             _forget_fresh_submission(resources or {})
             raise
         self._skipped = self._lesson_cells_to_skip(nb, resources or {})
+        self._preload_lab_modules(resources or {})
         lab = (resources or {}).get("nbgrader", {}).get("assignment") or ""
         self._kernel_key_now = self._kernel_key(nb, lab)
         self._adopted, self._workdir = _take_spare(self._kernel_key_now) or (None, self._workdir_for(lab))

@@ -62,6 +62,17 @@ def _module(name: str):
     return sys.modules.get(name) or importlib.import_module(name)
 
 
+def preload(modules) -> None:
+    """Importa ya los módulos que importa el laboratorio (``lesson_cells.course_imports``): el
+    núcleo arrancado de antemano llega con ellos a la entrega. Uno que falte se deja para la celda
+    que lo importe, que dará su error como siempre."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001
+            pass
+
+
 def snapshot() -> None:
     """Foto de lo vigilado. Se toma una sola vez, antes del código del alumno."""
     if _PRISTINE:

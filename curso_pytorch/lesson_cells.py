@@ -267,3 +267,29 @@ def plan(nb, release) -> dict[int, str]:
 def skippable(nb, release) -> set[int]:
     """Índices de las celdas de ``nb`` (el cuaderno entregado) que no hace falta ejecutar."""
     return {i for i, why in plan(nb, release).items() if why == SKIP}
+
+
+# Paquetes que el núcleo puede importar antes de la entrega (los del curso y sus dependencias).
+PRELOADABLE = ("torch", "torchvision", "torchmetrics", "numpy", "matplotlib", "sklearn", "curso_pytorch")
+
+
+def course_imports(release) -> list[str]:
+    """Los módulos de ``PRELOADABLE`` que importan las celdas de código de la copia del alumno
+    (código del curso, no del alumno), en orden y sin repetir."""
+    from .student_code import python_source
+
+    found: list[str] = []
+    for cell in release.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(python_source(cell.source))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            for name in names:
+                if name.split(".")[0] in PRELOADABLE and name not in found:
+                    found.append(name)
+    return found
