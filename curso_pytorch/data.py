@@ -159,7 +159,9 @@ def _provide(relative: str, official_md5: str, cache: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         if expected != official_md5:
             sidecar.write_text(expected)
-        partial = target.with_name(target.name + ".parcial")
+        # Una copia parcial por proceso: dos que llenan la caché a la vez no se pisan, y el último
+        # reemplazo (atómico) deja el mismo archivo verificado.
+        partial = target.with_name(f"{target.name}.{os.getpid()}.parcial")
         shutil.copyfile(candidate, partial)
         os.replace(partial, target)
         return target

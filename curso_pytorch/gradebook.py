@@ -34,9 +34,13 @@ def record(url: str, result) -> None:
     scores = {(c.notebook, c.grade_id): c.score for c in result.cells}
     sqlite = url.startswith("sqlite:///")
     lock = file_lock(Path(url.split("sqlite:///", 1)[1] + ".cerrojo")) if sqlite else contextlib.nullcontext()
-    with lock, open_gradebook(url) as gb:
+    with lock, open_gradebook(url) as gb, contextlib.ExitStack() as held:
         if gb.db.bind.dialect.name == "postgresql":
-            gb.db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+            # Un cerrojo de sesión en una conexión aparte, hasta el final: nbgrader confirma (commit)
+            # entre un paso y otro, y un cerrojo de transacción se soltaría en el primero.
+            connection = held.enter_context(gb.engine.connect())
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+            held.callback(connection.execute, text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
         gb.update_or_create_student(result.student)
         options = {"timestamp": result.timestamp} if result.timestamp else {}
         submission = gb.update_or_create_submission(result.lab, result.student, **options)
