@@ -31,7 +31,6 @@ SKIPPED_NOTE = "[Lección: esta celda no se ejecuta al calificar; no influye en 
 
 @dataclass(frozen=True)
 class CellNames:
-    loads: frozenset[str]       # nombres globales que lee (también dentro de sus funciones)
     free_loads: frozenset[str]  # los que puede leer de celdas anteriores (antes de definirlos ella)
     touched: frozenset[str]     # los que podría modificar: x.algo, x[...], f(x), for _ in x
     binds: frozenset[str]       # nombres globales que define o borra
@@ -201,7 +200,7 @@ def cell_names(source: str) -> CellNames | None:
         return None
     top = set().union(*(_definite_binds(node) for node in tree.body)) if tree.body else set()
     star = any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree))
-    return CellNames(frozenset(loads), frozenset(free), frozenset(_touched(tree) & loads), frozenset(binds),
+    return CellNames(frozenset(free), frozenset(_touched(tree) & loads), frozenset(binds),
                      frozenset(top), frozenset(imports), functions, _constants(tree), star)
 
 
