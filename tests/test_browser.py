@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,11 +24,9 @@ import nbformat
 import pytest
 
 from curso_pytorch import course, publish, submissions
+from tools import navegador
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("CURSO_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Laboratorio con una sola celda de respuesta: con ella resuelta, la validación pasa entera.
 LAB = "07_tensorboard"
 ANSWER = "train_with_tensorboard"
@@ -41,12 +38,6 @@ LAB_SETTINGS = {
     },
 }
 SUCCESS = "Success! Your notebook passes all the tests."
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -83,7 +74,7 @@ def jupyter_lab(course_copy, tmp_path):
         f"c = get_config()\nc.Exchange.root = {str(tmp_path / 'intercambio')!r}\n"
     )
     (tmp_path / "intercambio").mkdir()
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = navegador.free_port(), secrets.token_hex(16)
     log = open(tmp_path / "jupyter.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
@@ -123,18 +114,9 @@ def jupyter_lab(course_copy, tmp_path):
 def browser_tools():
     """Playwright y Chromium, comprobados antes de arrancar nada más."""
     try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:
-        pytest.fail("Falta Playwright para Python: «pip install playwright» (requirements.txt lo incluye).")
-    if not CHROMIUM.is_file():
-        pytest.fail(f"Falta Chromium en {CHROMIUM}: instálalo (en Debian, «apt-get install chromium») "
-                    "o indica su ruta en CURSO_CHROMIUM.")
-    return sync_playwright, expect
-
-
-def _browser(playwright):
-    # launch() usa un perfil nuevo y temporal en cada arranque.
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        return navegador.browser_tools()
+    except navegador.BrowserMissing as error:
+        pytest.fail(str(error))
 
 
 def _menu(page, top: str, item: str) -> None:
@@ -175,7 +157,7 @@ def test_jupyterlab_nbgrader_validate_and_formgrader(browser_tools, jupyter_lab,
         timings[name] = round(time.perf_counter() - start, 1)
 
     with sync_playwright() as playwright:
-        browser = _browser(playwright)
+        browser = navegador.launch(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(60_000)
 
