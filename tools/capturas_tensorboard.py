@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # «python tools/capturas_tensorboard.py» desde la raíz del repositorio
     sys.path.insert(0, str(REPO))
 
-from tools import navegador  # noqa: E402
+from tools import navegador
 
 DESTINATION = REPO / "notebooks" / "imagenes" / "tensorboard"
 #: Pantalla -> pestaña de TensorBoard (el fragmento de la dirección) que se fotografía.
