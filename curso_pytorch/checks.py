@@ -541,6 +541,29 @@ def cifar_training(make_optimizer, x, y, *, epochs=2, batch=100, order_seed=0, s
         return {"perdidas": losses, "pesos": {k: v.detach().clone() for k, v in net.state_dict().items()}}
 
 
+def warm_start_weights(device, cached: bool = True) -> dict:
+    """Los pesos de partida de los entrenamientos de CIFAR-10 del laboratorio 05: una época de
+    ``AdamW(lr=2e-3)`` desde ``lenet(0)`` con sus 3000 imágenes de entrenamiento
+    (``load_cifar10("train", subset=3000, normalize=True, seed=2)``), pasada la meseta inicial.
+
+    Con ``cached``, si la caché de datos ya los tiene (``data.load_derived``) se leen de allí: en la
+    caja el núcleo no repite esa época. El juez pide ``cached=False``: entrena en su proceso y los
+    deja en la caché."""
+    from .data import load_cifar10, load_derived, save_derived
+
+    device = torch.device(device)
+    name = f"inicio_adamw_lenet-{device.type}"
+    saved = load_derived(name) if cached else None
+    if saved is not None:
+        return {k: v.to(device) for k, v in saved.items()}
+    x, y = load_cifar10("train", subset=3000, normalize=True, seed=2)
+    with torch.random.fork_rng(devices=[]):
+        weights = cifar_training(lambda p: torch.optim.AdamW(p, lr=2e-3, foreach=False), x.to(device), y.to(device),
+                                 epochs=1, order_seed=1)["pesos"]
+    save_derived(name, {k: v.cpu() for k, v in weights.items()})
+    return weights
+
+
 # Para el juez: los datos de ``optimizer_steps`` que llegan de la sonda, comprobados y comparados.
 
 def _tensor_sizes() -> list[int]:
@@ -628,37 +651,55 @@ def real_test_data(name: str):
 _REAL_NETS: dict = {}
 
 
-def trained_small_cnns(device) -> dict:
+def trained_small_cnns(device, cached: bool = True) -> dict:
     """``{nombre: {"model", "x", "y", "logits"}}``: la red de ``small_cnn`` entrenada 2 épocas con
     3000 imágenes de entrenamiento de MNIST y de CIFAR-10 (semillas, orden de los lotes y pasos
     fijos), en modo evaluación, con sus logits (en CPU) sobre ``real_test_data``. Se calcula una
-    vez por proceso y dispositivo."""
+    vez por proceso y dispositivo.
+
+    Con ``cached``, si la caché de datos ya tiene el resultado (``data.load_derived``) se lee de
+    allí: en la caja, donde la caché es de solo lectura, el núcleo no repite el entrenamiento. El
+    juez pide ``cached=False``: entrena en su proceso y deja el resultado en la caché."""
     import torch.nn.functional as F
 
-    from .data import load_cifar10, load_mnist
+    from .data import load_cifar10, load_derived, load_mnist, save_derived
 
-    key = str(device)
+    device = torch.device(device)
+    key = (str(device), cached)
     if key in _REAL_NETS:
         return _REAL_NETS[key]
+    name = f"redes_pequenas-{device.type}"
+    saved = load_derived(name) if cached else None
     real = {}
-    for name, (channels, padding) in REAL_DATASETS.items():
-        xtr, ytr = (load_mnist if name == "mnist" else load_cifar10)("train", subset=3000, normalize=True, seed=3)
-        xte, yte = real_test_data(name)
-        torch.manual_seed(0)
-        net = small_cnn(channels, padding).to(device)
+    for dataset, (channels, padding) in REAL_DATASETS.items():
+        xte, yte = real_test_data(dataset)
+        with torch.random.fork_rng(devices=[]):  # leída o entrenada, sin tocar el generador global
+            torch.manual_seed(0)
+            net = small_cnn(channels, padding).to(device)
+        if saved is not None:
+            net.load_state_dict(saved[dataset]["estado"])
+            net.eval()
+            real[dataset] = {"model": net, "x": xte, "y": yte, "logits": saved[dataset]["logits"]}
+            continue
+        xtr, ytr = (load_mnist if dataset == "mnist" else load_cifar10)("train", subset=3000, normalize=True, seed=3)
         opt = torch.optim.Adam(net.parameters(), lr=3e-3)
         gen = torch.Generator().manual_seed(0)
         net.train()
-        for _epoch in range(2):
-            for idx in torch.randperm(len(xtr), generator=gen).split(256):
-                loss = F.cross_entropy(net(xtr[idx].to(device)), ytr[idx].to(device))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for _epoch in range(2):
+                for idx in torch.randperm(len(xtr), generator=gen).split(256):
+                    loss = F.cross_entropy(net(xtr[idx].to(device)), ytr[idx].to(device))
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
         net.eval()
         with torch.no_grad():
             logits = torch.cat([net(xb.to(device)).cpu() for xb in xte.split(500)])
-        real[name] = {"model": net, "x": xte, "y": yte, "logits": logits}
+        real[dataset] = {"model": net, "x": xte, "y": yte, "logits": logits}
+    if saved is None:
+        save_derived(name, {k: {"estado": {n: v.detach().cpu() for n, v in r["model"].state_dict().items()},
+                                "logits": r["logits"]} for k, r in real.items()})
     _REAL_NETS[key] = real
     return real
 

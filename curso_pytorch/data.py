@@ -412,3 +412,47 @@ def provision(names=("mnist", "cifar10"), root=None) -> dict[str, str]:
         except DatasetUnavailableError as error:
             status[name] = str(error)
     return status
+
+
+# --------------------------------------------------------------------------- resultados derivados
+# Lo que se calcula siempre igual a partir de los conjuntos (p. ej. las redes pequeñas entrenadas de
+# las pruebas de métricas) se guarda en la caché, en ``derivados/``, para no repetirlo en cada
+# núcleo. Dentro de la caja de calificación la caché es de solo lectura: allí solo se lee lo que
+# dejó quien califica (o una ejecución anterior fuera de la caja).
+
+DERIVED_FOLDER = "derivados"
+
+
+def derived_path(name: str, root: str | os.PathLike | None = None) -> Path:
+    """El archivo de ``name`` en la caché; el nombre incluye la versión de torch y la copia de
+    CIFAR-10 (oficial o decodificada de JPEG), de las que depende el resultado."""
+    cache = data_root(root).resolve()
+    source = "jpeg" if is_jpeg_copy(cache) else "oficial"
+    return cache / DERIVED_FOLDER / f"{name}-torch{torch.__version__}-{source}.pt"
+
+
+def load_derived(name: str, root: str | os.PathLike | None = None):
+    """El resultado guardado con ``save_derived`` (tensores y contenedores), o ``None``."""
+    path = derived_path(name, root)
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # incompleto o de otra versión: se vuelve a calcular
+        return None
+
+
+def save_derived(name: str, value, root: str | os.PathLike | None = None) -> bool:
+    """Guarda ``value`` para ``load_derived`` si la caché admite escritura (atómico: una copia
+    parcial por proceso y un reemplazo); devuelve si se guardó."""
+    path = derived_path(name, root)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.parcial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(value, partial)
+        os.replace(partial, path)
+        return True
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        return False

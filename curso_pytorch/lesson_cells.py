@@ -274,12 +274,15 @@ PRELOADABLE = ("torch", "torchvision", "torchmetrics", "numpy", "matplotlib", "s
 
 def course_imports(release) -> list[str]:
     """Los módulos de ``PRELOADABLE`` que importan las celdas de código de la copia del alumno
-    (código del curso, no del alumno), en orden y sin repetir."""
+    (código del curso, no del alumno) que se ejecutan al calificarla tal cual, en orden y sin
+    repetir. Lo que importa una celda que solo se ejecuta porque el alumno la cambió (o porque la
+    usa su respuesta) se importa entonces, al ejecutarla."""
     from .student_code import python_source
 
     found: list[str] = []
-    for cell in release.cells:
-        if cell.cell_type != "code":
+    skipped = skippable(release, release)
+    for i, cell in enumerate(release.cells):
+        if cell.cell_type != "code" or i in skipped:
             continue
         try:
             tree = ast.parse(python_source(cell.source))

@@ -333,3 +333,57 @@ def test_two_processes_building_at_once_share_one_build(offline_data, tmp_path, 
     for name in data.CIFAR10_FILES:
         sidecar = f"{data.CIFAR10_FOLDER}/{name}.md5"
         assert (cache / sidecar).read_text() == (offline_data["cache"] / sidecar).read_text()
+
+
+def test_derived_results_round_trip_and_read_only_cache(offline_data, tmp_path, monkeypatch):
+    """``save_derived``/``load_derived``: se guarda y se lee igual; en una caché de solo lectura (la
+    de la caja) no se guarda nada y no falla; un archivo dañado se ignora y se vuelve a calcular."""
+    value = {"estado": {"w": torch.arange(6.0).reshape(2, 3)}, "logits": torch.ones(4, 10)}
+    assert data.load_derived("prueba") is None
+    assert data.save_derived("prueba", value)
+    loaded = data.load_derived("prueba")
+    assert torch.equal(loaded["estado"]["w"], value["estado"]["w"]) and torch.equal(loaded["logits"], value["logits"])
+    path = data.derived_path("prueba")
+    assert path.parent.name == data.DERIVED_FOLDER and torch.__version__ in path.name
+    assert not list(path.parent.glob("*.parcial"))
+    path.write_bytes(b"no es un archivo de torch")
+    assert data.load_derived("prueba") is None
+    path.unlink()
+    # Donde no se puede escribir (en la caja, la caché es de solo lectura; aquí, «derivados» es un
+    # archivo y no una carpeta, que también falla siendo root): no se guarda nada y no falla.
+    shutil.rmtree(path.parent)
+    path.parent.write_text("")
+    try:
+        assert not data.save_derived("prueba", value)
+        assert data.load_derived("prueba") is None
+    finally:
+        path.parent.unlink()
+
+
+def test_probe_inputs_read_from_the_cache_match_the_training(offline_data, monkeypatch):
+    """Lo que las sondas entrenan siempre igual (las redes pequeñas de las pruebas de métricas y los
+    pesos de partida del laboratorio 05): el juez entrena (``cached=False``) y deja el resultado en
+    la caché; el núcleo lo lee de allí y obtiene lo mismo, sin cambiar el generador global."""
+    from curso_pytorch import checks
+
+    monkeypatch.setattr(checks, "_REAL_NETS", {})
+    for name in ("redes_pequenas-cpu", "inicio_adamw_lenet-cpu"):
+        data.derived_path(name).unlink(missing_ok=True)
+    start = checks.warm_start_weights("cpu", cached=False)
+    assert data.load_derived("inicio_adamw_lenet-cpu") is not None
+    loaded = checks.warm_start_weights("cpu")
+    assert loaded.keys() == start.keys() and all(torch.equal(loaded[k], start[k]) for k in start)
+    name = "redes_pequenas-cpu"
+    torch.manual_seed(123)
+    trained = checks.trained_small_cnns("cpu", cached=False)
+    after_training = torch.rand(3)
+    assert data.load_derived(name) is not None
+    torch.manual_seed(123)
+    loaded = checks.trained_small_cnns("cpu")
+    assert torch.equal(torch.rand(3), after_training)
+    assert loaded is not trained and set(loaded) == set(checks.REAL_DATASETS)
+    for dataset, r in loaded.items():
+        assert torch.equal(r["logits"], trained[dataset]["logits"])
+        assert not r["model"].training
+        with torch.no_grad():
+            torch.testing.assert_close(r["model"](r["x"][:500]), r["logits"][:500])

@@ -8,6 +8,8 @@ puntos y cada error típico pierde exactamente los suyos.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -124,3 +126,20 @@ def test_the_plan_says_why_a_cell_runs():
 def test_a_name_that_a_running_cell_redefines_is_not_needed_from_before():
     answer = _answer("model = torch.nn.Linear(3, 3)\ndef answer(x):\n    return x * 2")
     assert _plan(["model = torch.nn.Linear(2, 2)"], answer=answer, test=_test("print(model)\n" + TEST)) == [True]
+
+
+def test_preloaded_modules_are_those_of_the_cells_that_run():
+    """El núcleo importa de antemano lo que importan las celdas que se ejecutan con la copia del
+    alumno tal cual, no lo de una demostración que se salta (en el laboratorio 03, torchvision)."""
+    release = new_notebook(cells=[
+        new_code_cell("import numpy as np\nimport torch\n" + SETUP.split("\n", 1)[1]),
+        new_code_cell("from torchvision.transforms import v2\nprint(v2.ToImage())"),
+        new_code_cell("import torchmetrics\nmetric = torchmetrics.Accuracy(task='binary')"),
+        _answer(), _test("print(metric)\n" + TEST),
+    ])
+    assert lesson_cells.course_imports(release) == ["numpy", "torch", "torchmetrics"]
+    lab03 = nbformat.read(Path(__file__).resolve().parents[1] / "release" / "03_entrenamiento" / "03_entrenamiento.ipynb",
+                          as_version=4)
+    assert "torchvision.transforms" in {line.split()[1] for c in lab03.cells if c.cell_type == "code"
+                                        for line in c.source.splitlines() if line.startswith("from ")}
+    assert not [m for m in lesson_cells.course_imports(lab03) if m.startswith("torchvision")]
