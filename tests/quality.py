@@ -447,13 +447,7 @@ GLOSSARY_RULES: tuple[GlossaryRule, ...] = (
                  "feature map es «mapa de características»", after="mapas? de características"),
     GlossaryRule(_english("confusion matrix") + r"|matriz de confusiones|tabla de confusión", "matriz de confusión",
                  "confusion matrix es «matriz de confusión»", after="matriz de confusión"),
-)
-
-# Términos que el curso usa de una sola forma (una variante por concepto). Hoy se aplican a las
-# lecciones, al README y a los mensajes del paquete; algunos laboratorios de source/ todavía usan la
-# otra variante (TP/TN en 06, «hiperparámetros» en 07). Cuando la cambien, estas reglas pasan a
-# GLOSSARY_RULES, que se aplica a todos los cuadernos.
-TERM_RULES: tuple[GlossaryRule, ...] = (
+    # Conceptos con dos variantes en uso: el curso eligió una.
     GlossaryRule(r"(?-i:\b(?:TP|TN)\b)", "VP/VN",
                  "true positives/negatives son «verdaderos positivos (VP)» y «verdaderos negativos (VN)»; "
                  "las siglas inglesas, solo en una frase que diga que son las inglesas",
@@ -468,8 +462,7 @@ TERM_RULES: tuple[GlossaryRule, ...] = (
 _SENTENCE_END = re.compile(r"[.!?;:\n]\s")
 
 
-def glossary_problems(fragments: list[Fragment], code_words: set[str] = frozenset(),
-                      rules: tuple[GlossaryRule, ...] = GLOSSARY_RULES) -> list[str]:
+def glossary_problems(fragments: list[Fragment], code_words: set[str] = frozenset()) -> list[str]:
     """Usos contrarios al glosario en la prosa en español (no en cursivas, citas ni enlaces, donde
     va el término inglés); en comentarios y cadenas no cuentan los nombres de código."""
     problems = []
@@ -477,7 +470,7 @@ def glossary_problems(fragments: list[Fragment], code_words: set[str] = frozense
         if fragment.foreign:
             continue
         text = fragment.text
-        for rule in rules:
+        for rule in GLOSSARY_RULES:
             for match in re.finditer(rule.pattern, text, re.I):
                 if fragment.kind != "texto" and match.group(0) in code_words:
                     continue

@@ -116,13 +116,13 @@ STATEMENT_BUGS = {
                                   "tp, fp, fn = tp.sum(0, keepdim=True), fp.sum(0, keepdim=True), fn.sum(0, keepdim=True)")]},
         {"test_precision_recall_f1", "test_precision_recall_f1_bordes"},
     ),
-    # «en "macro" se promedian solo las clases con TP + FP + FN > 0»: promedia todas las clases. Las
+    # «en "macro" se promedian solo las clases con VP + FP + FN > 0»: promedia todas las clases. Las
     # entradas aleatorias y reales tienen todas las clases, así que solo pierde los casos límite.
     "macro_todas_las_clases": (
         {"precision_recall_f1": [("weights = (tp + fp + fn > 0).float()", "weights = torch.ones_like(tp)")]},
         {"test_precision_recall_f1_bordes"},
     ),
-    # «en "weighted" se pesa cada clase por su soporte TP + FN»: pesa por las predicciones (TP + FP).
+    # «en "weighted" se pesa cada clase por su soporte VP + FN»: pesa por las predicciones (VP + FP).
     "ponderado_por_predichos": (
         {"precision_recall_f1": [("weights = tp + fn ", "weights = tp + fp ")]},
         {"test_precision_recall_f1", "test_precision_recall_f1_bordes"},
@@ -212,7 +212,7 @@ ALTERNATIVES = {
             "    cm = torch.zeros(num_classes, num_classes, dtype=torch.int64)\n"
             "    cm.index_put_((target.long(), preds.long()), torch.ones(len(target), dtype=torch.int64), accumulate=True)\n"
             "    return cm\n"),
-         # F1 = 2·TP / (predichos + reales) y 0/0 con nan_to_num, en float64.
+         # F1 = 2·VP / (predichos + reales) y 0/0 con nan_to_num, en float64.
          "precision_recall_f1": (
              "def precision_recall_f1(confmat, average):\n"
              "    cm = confmat.double()\n"

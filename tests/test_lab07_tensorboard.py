@@ -52,7 +52,7 @@ BUGS = {
         ]},
         {"test_metricas_validacion"},
     ),
-    # add_hparams sin métricas: la tabla de hiperparámetros no tiene nada que comparar.
+    # add_hparams sin métricas: la tabla de metaparámetros no tiene nada que comparar.
     "hparams_sin_metricas": (
         {"train_with_tensorboard": [("writer.add_hparams(hparams, metrics, run_name=\".\")",
                                      "writer.add_hparams(hparams, {}, run_name=\".\")")]},
@@ -180,7 +180,7 @@ ALTERNATIVES = {
     ),
 }
 
-# Una función que registra todo lo que pide el enunciado (etiquetas, pasos, imagen, hiperparámetros,
+# Una función que registra todo lo que pide el enunciado (etiquetas, pasos, imagen, metaparámetros,
 # writer cerrado) con valores inventados, sin entrenar.
 FAKE_TRAINING = '''
 from torch.utils.tensorboard import SummaryWriter

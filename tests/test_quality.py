@@ -134,6 +134,11 @@ def test_glossary_is_used_consistently(fragments, code_words):
         ("La función de coste guía al optimizador.", "función de coste"),
         ("La tabla de confusión muestra los errores.", "tabla de confusión"),
         ("El scheduler baja la tasa cada época.", "scheduler"),
+        ("Los TP son los aciertos de la clase positiva.", "TP"),
+        ("Los hiperparámetros se eligen en validación.", "hiperparámetros"),
+        ("Ajustamos los hyperparameters con una rejilla.", "hyperparameters"),
+        ("Cada token se convierte en un embedding de 16 valores.", "embedding"),
+        ("El state_dict guarda parámetros y buffers.", "buffers"),
     ],
 )
 def test_glossary_flags_misuse(text, flagged):
@@ -151,39 +156,6 @@ def test_glossary_flags_misuse(text, flagged):
         quality.Fragment("prueba", "cadena", "exactitud (accuracy) en prueba:"),
         quality.Fragment("prueba", "comentario", "loss media del lote"),  # `loss` es una variable
         quality.Fragment("prueba", "texto", "Alternativas: Weights & Biases y MLflow."),
-    ],
-)
-def test_glossary_accepts_correct_use(fragment):
-    assert quality.glossary_problems([fragment], {"loss"}) == []
-
-
-def test_chosen_terms_are_used_in_lectures(fragments, code_words):
-    """Una variante por concepto (VP/VN, metaparámetros, incrustaciones, búferes) en las lecciones,
-    el README y el paquete. Los laboratorios de source/ (y sus copias) aún no las usan todas: véase
-    el comentario de ``quality.TERM_RULES``."""
-    chosen = [f for f in fragments if not f.where.startswith(("source/", "release/"))]
-    problems = quality.glossary_problems(chosen, code_words, quality.TERM_RULES)
-    assert not problems, "Términos con otra variante que la elegida por el curso:\n" + "\n".join(problems)
-
-
-@pytest.mark.parametrize(
-    "text, flagged",
-    [
-        ("Los TP son los aciertos de la clase positiva.", "TP"),
-        ("Los hiperparámetros se eligen en validación.", "hiperparámetros"),
-        ("Ajustamos los hyperparameters con una rejilla.", "hyperparameters"),
-        ("Cada token se convierte en un embedding de 16 valores.", "embedding"),
-        ("El state_dict guarda parámetros y buffers.", "buffers"),
-    ],
-)
-def test_chosen_terms_flag_the_other_variant(text, flagged):
-    problems = quality.glossary_problems([quality.Fragment("prueba", "texto", text)], rules=quality.TERM_RULES)
-    assert len(problems) == 1 and f"«{flagged}»" in problems[0], problems
-
-
-@pytest.mark.parametrize(
-    "fragment",
-    [
         quality.Fragment("prueba", "texto", "Exactitud = (VP + VN) / total; los verdaderos positivos (VP) cuentan."),
         quality.Fragment("prueba", "texto", "(En inglés, las siglas son TP, FP, FN y TN.)"),
         quality.Fragment("prueba", "texto", "Los metaparámetros (hyperparameters) se eligen en validación."),
@@ -192,8 +164,8 @@ def test_chosen_terms_flag_the_other_variant(text, flagged):
         quality.Fragment("prueba", "texto", "hyperparameters", foreign=True),  # «metaparámetros (*hyperparameters*)»
     ],
 )
-def test_chosen_terms_accept_correct_use(fragment):
-    assert quality.glossary_problems([fragment], rules=quality.TERM_RULES) == []
+def test_glossary_accepts_correct_use(fragment):
+    assert quality.glossary_problems([fragment], {"loss"}) == []
 
 
 # --------------------------------------------------------------------------- higiene
