@@ -78,6 +78,18 @@ def cmd_publicar(args) -> int:
     return 0
 
 
+def cmd_soluciones(args) -> int:
+    _check_lab(args)
+    target, due = publish.publish_solutions(args.curso, args.lab, force=args.forzar)
+    print(f"Soluciones comentadas de {args.lab} publicadas en {target.relative_to(args.curso)}.")
+    if due is None:
+        print(f"{args.lab} no tiene fecha límite en el libro de calificaciones "
+              "(se fija con «curso publicar LAB --fecha-limite FECHA»).")
+    elif args.forzar and due > publish.utc_now():
+        print(f"Atención: publicadas antes de la fecha límite ({due:%Y-%m-%d %H:%M} UTC).")
+    return 0
+
+
 def cmd_comprobar(args) -> int:
     problems = publish.stale_release(args.curso)
     if problems:
@@ -182,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     publicar = add("publicar", cmd_publicar, "genera la versión del alumno de source/ en release/", lab=True)
     publicar.add_argument("--fecha-limite", dest="fecha_limite", metavar="FECHA",
                           help="fecha límite del laboratorio: «AAAA-MM-DD HH:MM [zona]» (sin zona, UTC)")
+    soluciones = add("soluciones", cmd_soluciones,
+                     "publica en publicado/soluciones/ las soluciones comentadas de un laboratorio "
+                     "(después de su fecha límite)")
+    soluciones.add_argument("lab", help="el laboratorio cuyas soluciones se publican")
+    soluciones.add_argument("--forzar", action="store_true",
+                            help="publica aunque no haya pasado la fecha límite del laboratorio")
     add("comprobar", cmd_comprobar, "comprueba que release/ coincide con lo que genera source/")
     add("calificar", cmd_calificar, "califica automáticamente las entregas de submitted/", lab=True, alumno=True,
         parallel="cluster")

@@ -100,3 +100,52 @@ def stale_release(course_dir: Path) -> list[str]:
             if not same:
                 problems.append(f"desactualizado en release/: {common}")
     return problems
+
+
+# --------------------------------------------------------------------------- soluciones comentadas
+
+#: Las soluciones comentadas de cada laboratorio (``soluciones/<lab>.ipynb``): fuera de ``source/<lab>/``,
+#: cuyos archivos copia nbgrader al alumno, y fuera de ``release/``.
+SOLUTIONS_DIR = "soluciones"
+#: Adónde las copia ``curso soluciones`` para repartirlas como ``release/`` (intercambio, LMS o repositorio).
+PUBLISHED_SOLUTIONS_DIR = Path("publicado") / "soluciones"
+
+
+def solutions_notebook(course_dir: Path, lab: str) -> Path:
+    """El cuaderno de soluciones comentadas de ``lab`` (exista o no)."""
+    return Path(course_dir) / SOLUTIONS_DIR / f"{lab}.ipynb"
+
+
+def utc_now():
+    """Ahora, en UTC y sin zona (como las fechas límite del libro de calificaciones de nbgrader)."""
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def publish_solutions(course_dir: Path, lab: str, force: bool = False, now=None) -> tuple[Path, object]:
+    """Copia las soluciones comentadas de ``lab`` a ``publicado/soluciones/`` (sin salidas).
+
+    Antes de la fecha límite del laboratorio (la de ``curso publicar LAB --fecha-limite``) se niega,
+    salvo con ``force``. Devuelve la ruta publicada y la fecha límite (``datetime`` UTC o None).
+    """
+    course_dir = Path(course_dir)
+    if lab not in labs(course_dir):
+        raise CourseError(f"No existe el laboratorio «{lab}» en source/. Laboratorios: {', '.join(labs(course_dir))}.")
+    companion = solutions_notebook(course_dir, lab)
+    if not companion.is_file():
+        ready = sorted(p.stem for p in (course_dir / SOLUTIONS_DIR).glob("*.ipynb") if p.stem in labs(course_dir))
+        missing = companion.relative_to(course_dir)
+        raise CourseError(f"El laboratorio «{lab}» no tiene soluciones comentadas ({missing}). "
+                          f"Laboratorios con soluciones: {', '.join(ready) or 'ninguno'}.")
+    due = gradebook.due_date(db_url(course_dir), lab)
+    now = now or utc_now()
+    if due and now < due and not force:
+        raise CourseError(f"Aún no ha pasado la fecha límite de «{lab}» ({due:%Y-%m-%d %H:%M} UTC): "
+                          "los alumnos todavía pueden entregar. Publique las soluciones después de esa fecha "
+                          "o, si de verdad quiere hacerlo ya, añada --forzar.")
+    target = course_dir / PUBLISHED_SOLUTIONS_DIR / companion.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(companion, target)
+    normalize_notebook(target)
+    return target, due

@@ -28,11 +28,12 @@ HUNSPELL_DIRS = (Path("/usr/share/hunspell"), Path("/usr/share/myspell/dicts"))
 
 
 def course_notebooks() -> list[Path]:
-    """Laboratorios fuente, copias del alumno y lecciones."""
+    """Laboratorios fuente, copias del alumno, lecciones y soluciones comentadas."""
     return (
         sorted(REPO.glob("source/*/*.ipynb"))
         + sorted(REPO.glob("release/*/*.ipynb"))
         + sorted(REPO.glob("notebooks/*.ipynb"))
+        + sorted(REPO.glob("soluciones/*.ipynb"))
     )
 
 
@@ -494,7 +495,8 @@ NOTEBOOK_METADATA = {
     "language_info": {"name": "python"},
 }
 # Metadatos de celda admitidos en cada carpeta (nbgrader marca las celdas de source/ y release/).
-CELL_METADATA = {"source": {"nbgrader"}, "release": {"nbgrader", "editable", "deletable"}, "notebooks": set()}
+CELL_METADATA = {"source": {"nbgrader"}, "release": {"nbgrader", "editable", "deletable"}, "notebooks": set(),
+                 "soluciones": set()}
 # Rutas absolutas de una máquina concreta (Linux, macOS, Windows).
 ABSOLUTE_PATH = re.compile(r"(?<![\w.~/-])/(?:work|tmp|root|home|Users|mnt|var|opt|srv)\b|(?<!\w)[A-Za-z]:\\")
 

@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_help_is_in_spanish():
     out = subprocess.run([sys.executable, "-m", "curso_pytorch", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
-    for word in ("uso:", "opciones", "publicar", "calificar", "retroalimentacion", "notas", "demo", "comprobar"):
+    for word in ("uso:", "opciones", "publicar", "calificar", "retroalimentacion", "notas", "demo", "comprobar",
+                 "soluciones"):
         assert word in out.stdout
     assert "show this help" not in out.stdout
 

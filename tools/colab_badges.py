@@ -60,7 +60,7 @@ def notebooks(root: Path = REPO, folders=("source", "release", "notebooks")) -> 
     """Los cuadernos que llevan insignia: laboratorios (fuente y alumno) y lecciones."""
     found = []
     for folder in folders:
-        pattern = "*.ipynb" if folder == "notebooks" else "*/*.ipynb"
+        pattern = "*.ipynb" if folder in ("notebooks", "soluciones") else "*/*.ipynb"
         found += sorted((Path(root) / folder).glob(pattern))
     return found
 
@@ -101,9 +101,9 @@ def setup_block(root: Path = REPO) -> str:
 
 def write_setup_cells(root: Path = REPO) -> list[Path]:
     """Pone la instalación de ``setup_block`` en la celda de preparación de cada cuaderno de
-    ``source/`` y ``notebooks/``; devuelve los cambiados. Un cuaderno sin ella es un error."""
+    ``source/``, ``notebooks/`` y ``soluciones/``; devuelve los cambiados. Un cuaderno sin ella es un error."""
     changed, block = [], setup_block(root)
-    for path in notebooks(root, folders=("source", "notebooks")):
+    for path in notebooks(root, folders=("source", "notebooks", "soluciones")):
         nb = nbformat.read(path, as_version=4)
         cells = [c for c in nb.cells if c.cell_type == "code" and SETUP_BLOCK_PATTERN.search(c.source)]
         if len(cells) != 1:
