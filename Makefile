@@ -40,4 +40,4 @@ bench: $(STAMP)
 	$(PY) bench/grading_time.py
 
 limpiar:
-	rm -rf submitted autograded/*/ feedback gradebook.db notas.csv
+	rm -rf submitted autograded/*/ feedback publicado gradebook.db notas.csv
