@@ -13,13 +13,6 @@ sys.path.insert(0, str(REPO))
 
 from curso_pytorch import gradebook, publish, submissions  # noqa: E402
 
-# Configuración sin caja: el Execute de nbgrader tal cual (para medir lo que cuesta la caja).
-WITHOUT_SANDBOX = (
-    "\nfrom nbgrader.preprocessors import Execute\n"
-    "c.Autograde.autograde_preprocessors = [Execute] + c.Autograde.autograde_preprocessors[1:]\n"
-)
-
-
 def make_course(root: Path, labs: list[str], extra_config: str = "") -> Path:
     """Copia la configuración y los laboratorios ``labs`` a ``root`` y los publica."""
     root.mkdir(parents=True, exist_ok=True)
