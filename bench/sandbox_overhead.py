@@ -5,7 +5,8 @@ Uso: python bench/sandbox_overhead.py [LAB ...] [--repeticiones N]
 Para cada laboratorio califica la solución de referencia con el Execute del curso dos veces: en
 la caja de bubblewrap y sin ella (como en una máquina sin bubblewrap: solo los límites de recursos),
 con el mismo juez, las mismas celdas saltadas y las mismas defensas, alternando el orden en cada
-repetición (después de una calificación sin medir que llena las cachés), e imprime las medianas, el sobrecoste en % y los puntos de cada manera (deben ser los
+repetición (después de una calificación sin medir que llena la caché de referencias y la de datos),
+e imprime las medianas, el sobrecoste en % y los puntos de cada manera (deben ser los
 mismos). La máquina es compartida y ruidosa: lo que cuenta es la proporción dentro de una misma
 ejecución.
 """
