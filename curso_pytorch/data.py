@@ -452,7 +452,7 @@ def save_derived(name: str, value, root: str | os.PathLike | None = None) -> boo
         torch.save(value, partial)
         os.replace(partial, path)
         return True
-    except OSError:
+    except (OSError, RuntimeError):  # torch.save en un sistema de solo lectura lanza RuntimeError
         with contextlib.suppress(OSError):
             partial.unlink()
         return False

@@ -113,7 +113,8 @@ def _forget_fresh_submission(resources) -> None:
 _SPARE: dict = {}
 
 
-def _discard_spare() -> None:
+def discard_spare() -> None:
+    """Cierra el núcleo de reserva que quede (al terminar un lote o el proceso)."""
     spare = _SPARE.pop("núcleo", None)
     if spare is None:
         return
@@ -134,13 +135,13 @@ def _take_spare(key):
         return None
     process = getattr(spare[1].provisioner, "process", None) if spare[1].provisioner else None
     if spare[0] != key or process is None or process.poll() is not None:
-        _discard_spare()
+        discard_spare()
         return None
     del _SPARE["núcleo"]
     return spare[1], spare[2]
 
 
-atexit.register(_discard_spare)
+atexit.register(discard_spare)
 
 
 class SafeExecute(Execute):
@@ -210,7 +211,7 @@ class SafeExecute(Execute):
 
     async def _prestart_next(self) -> None:
         """Arranca el núcleo de la entrega siguiente (mientras esta se ejecuta)."""
-        _discard_spare()
+        discard_spare()
         km = self.kernel_manager_class(kernel_name=self._kernel_key_now[1], config=self.config)
         km.limits = self._limits()
         km.course_data_dir = self._data_dir

@@ -36,8 +36,15 @@ def run_all(tasks: list[Task], workers: int = 1, scheduler: str | None = None):
                 yield future.result()
         return
     if workers <= 1 or len(tasks) <= 1:
-        for number, task in enumerate(tasks, 1):
-            yield run_task(replace(task, prestart_next=number < len(tasks)))
+        from .execute import discard_spare
+
+        try:
+            for number, task in enumerate(tasks, 1):
+                yield run_task(replace(task, prestart_next=number < len(tasks)))
+        finally:
+            # Si la última entrega falló antes de tomar el núcleo de reserva (un cuaderno roto), no
+            # queda vivo para otro lote de este proceso.
+            discard_spare()
         return
     # Cada proceso arranca el núcleo de su entrega siguiente mientras califica una; en las últimas
     # ``workers`` puede no haber siguiente.

@@ -31,6 +31,28 @@ def pytest_configure(config):
         os.environ["CURSO_DATA_MIRROR"] = str(SHARED_DATASETS)
 
 
+# Lo que más tarda, primero: pytest-xdist («--dist loadscope --no-loadscope-reorder», en
+# pyproject.toml) reparte los grupos de pruebas en el orden de la colección, así que el final de la
+# ejecución queda para pruebas cortas y ningún proceso espera solo a que otro acabe un lote largo.
+# Por duración medida en CI, de más a menos; los demás archivos van detrás, en su orden.
+SLOWEST_FIRST = (
+    "test_lab03_entrenamiento.py", "test_lab06_metricas.py", "test_lab05_optimizadores.py",
+    "test_lab07_tensorboard.py", "test_sandbox.py", "test_demo.py", "test_visible_checks.py",
+    "test_lab02_modulos.py", "test_lab04_perdidas.py", "test_lab01_tensores.py", "test_colab_run.py",
+    "test_parallel.py", "test_instructor.py", "test_prestart.py", "test_browser.py", "test_lectures.py",
+    "test_practice.py", "test_feedback_page.py", "test_tensorboard_screens.py",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        name = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # estable: dentro de cada archivo, el orden de siempre
+
+
 def pytest_generate_tests(metafunc):
     """Parametriza ``bug`` con los errores típicos (``BUGS``) de cada clase de laboratorio."""
     if "bug" in metafunc.fixturenames and getattr(metafunc.cls, "BUGS", None):

@@ -79,3 +79,12 @@ def test_grading_commands_use_one_worker_per_core_by_default(monkeypatch):
     assert parser.parse_args(["calificar"]).procesos == 7
     assert parser.parse_args(["demo"]).procesos == 7
     assert parser.parse_args(["calificar", "--procesos", "1"]).procesos == 1
+
+
+def test_slowest_first_lists_existing_test_files():
+    """El orden de reparto de ``tests/conftest.py`` (lo que más tarda, primero) nombra archivos que
+    existen: uno renombrado volvería al final sin avisar."""
+    from tests.conftest import SLOWEST_FIRST
+
+    missing = [name for name in SLOWEST_FIRST if not (Path(__file__).parent / name).is_file()]
+    assert not missing, missing

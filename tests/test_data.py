@@ -358,6 +358,16 @@ def test_derived_results_round_trip_and_read_only_cache(offline_data, tmp_path, 
         assert data.load_derived("prueba") is None
     finally:
         path.parent.unlink()
+    # En la caja, la carpeta existe pero es de solo lectura: torch.save no lanza OSError sino
+    # RuntimeError («Read-only file system»), y tampoco debe salir de save_derived.
+
+    def read_only(obj, f, *args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:747] . open file failed with strerror: "
+                           "Read-only file system")
+
+    monkeypatch.setattr(torch, "save", read_only)
+    assert not data.save_derived("prueba", value)
+    assert data.load_derived("prueba") is None and not list(path.parent.glob("*.parcial"))
 
 
 def test_probe_inputs_read_from_the_cache_match_the_training(offline_data, monkeypatch):

@@ -13,7 +13,8 @@ import pytest
 from curso_pytorch import feedback
 from tests import leaks
 from tests.grading import grade_variants
-from tests.test_browser import _browser, browser_tools  # noqa: F401 (fixture de Playwright y Chromium)
+from tests.test_browser import browser_tools  # noqa: F401 (fixture de Playwright y Chromium)
+from tools import navegador
 LAB = "01_tensores"
 # Softmax sin restar el máximo: pasa las pruebas visibles (logits pequeños) y falla las ocultas,
 # que prueban logits extremos.
@@ -86,7 +87,7 @@ def test_page_in_a_real_browser(pages, browser_tools, tmp_path):
     sync_playwright, expect = browser_tools
     page_path = root / "feedback" / BUG / LAB / f"{LAB}.html"
     with sync_playwright() as playwright:
-        browser = _browser(playwright)
+        browser = navegador.launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 900, "height": 900})
             page.goto(page_path.as_uri())

@@ -77,3 +77,35 @@ def test_sequential_scores_are_the_same_without_prestarting(tmp_path):
     grading.grade(root, lab, report=lambda line: None)
     assert {s: gradebook.cell_scores(root, lab, s) for s in "ab"} == first
     assert first["b"]["test_softmax"][0] == 0 and all(s == m for s, m in first["a"].values())
+
+
+def test_a_last_submission_that_breaks_leaves_no_spare_kernel(tmp_path):
+    """La última entrega del lote no llega a tomar el núcleo de reserva (su cuaderno es JSON roto):
+    al terminar el lote no queda ninguno vivo para otro lote de este proceso."""
+    root = tmp_path / "curso"
+    root.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    lab = LABS[0]
+    shutil.copytree(REPO / "source" / lab, root / "source" / lab)
+    publish.publish(root, lab)
+    folder = submissions.submit(root, lab, "ana", variant_notebook(root, lab, {}))
+    broken = folder.parent.parent / "zoe" / lab
+    broken.mkdir(parents=True)
+    (broken / f"{lab}.ipynb").write_text('{"cells": [ esto no es json')
+    started = []
+    prestart = execute.SafeExecute._prestart_next
+
+    async def recorded_prestart(self):
+        await prestart(self)
+        started.append(execute._SPARE.get("núcleo"))
+
+    execute.SafeExecute._prestart_next = recorded_prestart
+    try:
+        outcomes = {o.student: o for o in grading.grade(root, lab, report=lambda line: None)}
+    finally:
+        execute.SafeExecute._prestart_next = prestart
+    assert outcomes["ana"].ok and not outcomes["zoe"].ok
+    assert started and started[0] is not None, "la primera entrega debía arrancar el núcleo de reserva"
+    assert execute._SPARE == {}
+    process = started[0][1].provisioner.process if started[0][1].provisioner else None
+    assert process is None or process.poll() is not None, "queda vivo un núcleo de reserva"
