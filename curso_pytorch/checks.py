@@ -549,19 +549,18 @@ def warm_start_weights(device, cached: bool = True) -> dict:
     Con ``cached``, si la caché de datos ya los tiene (``data.load_derived``) se leen de allí: en la
     caja el núcleo no repite esa época. El juez pide ``cached=False``: entrena en su proceso y los
     deja en la caché."""
-    from .data import load_cifar10, load_derived, save_derived
+    from .data import derived, load_cifar10
 
     device = torch.device(device)
-    name = f"inicio_adamw_lenet-{device.type}"
-    saved = load_derived(name) if cached else None
-    if saved is not None:
-        return {k: v.to(device) for k, v in saved.items()}
-    x, y = load_cifar10("train", subset=3000, normalize=True, seed=2)
-    with torch.random.fork_rng(devices=[]):
-        weights = cifar_training(lambda p: torch.optim.AdamW(p, lr=2e-3, foreach=False), x.to(device), y.to(device),
-                                 epochs=1, order_seed=1)["pesos"]
-    save_derived(name, {k: v.cpu() for k, v in weights.items()})
-    return weights
+
+    def compute():
+        x, y = load_cifar10("train", subset=3000, normalize=True, seed=2)
+        with torch.random.fork_rng(devices=[]):
+            weights = cifar_training(lambda p: torch.optim.AdamW(p, lr=2e-3, foreach=False), x.to(device),
+                                     y.to(device), epochs=1, order_seed=1)["pesos"]
+        return {k: v.cpu() for k, v in weights.items()}
+
+    return {k: v.to(device) for k, v in derived(f"inicio_adamw_lenet-{device.type}", compute, cached).items()}
 
 
 # Para el juez: los datos de ``optimizer_steps`` que llegan de la sonda, comprobados y comparados.
@@ -662,44 +661,50 @@ def trained_small_cnns(device, cached: bool = True) -> dict:
     juez pide ``cached=False``: entrena en su proceso y deja el resultado en la caché."""
     import torch.nn.functional as F
 
-    from .data import load_cifar10, load_derived, load_mnist, save_derived
+    from .data import derived, load_cifar10, load_mnist
 
     device = torch.device(device)
     key = (str(device), cached)
     if key in _REAL_NETS:
         return _REAL_NETS[key]
-    name = f"redes_pequenas-{device.type}"
-    saved = load_derived(name) if cached else None
-    real = {}
-    for dataset, (channels, padding) in REAL_DATASETS.items():
-        xte, yte = real_test_data(dataset)
+
+    def new_net(channels, padding):
         with torch.random.fork_rng(devices=[]):  # leída o entrenada, sin tocar el generador global
             torch.manual_seed(0)
-            net = small_cnn(channels, padding).to(device)
-        if saved is not None:
-            net.load_state_dict(saved[dataset]["estado"])
+            return small_cnn(channels, padding).to(device)
+
+    def train():
+        trained = {}
+        for dataset, (channels, padding) in REAL_DATASETS.items():
+            xtr, ytr = (load_mnist if dataset == "mnist" else load_cifar10)("train", subset=3000, normalize=True,
+                                                                            seed=3)
+            net = new_net(channels, padding)
+            opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+            gen = torch.Generator().manual_seed(0)
+            net.train()
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                for _epoch in range(2):
+                    for idx in torch.randperm(len(xtr), generator=gen).split(256):
+                        loss = F.cross_entropy(net(xtr[idx].to(device)), ytr[idx].to(device))
+                        opt.zero_grad()
+                        loss.backward()
+                        opt.step()
             net.eval()
-            real[dataset] = {"model": net, "x": xte, "y": yte, "logits": saved[dataset]["logits"]}
-            continue
-        xtr, ytr = (load_mnist if dataset == "mnist" else load_cifar10)("train", subset=3000, normalize=True, seed=3)
-        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-        gen = torch.Generator().manual_seed(0)
-        net.train()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            for _epoch in range(2):
-                for idx in torch.randperm(len(xtr), generator=gen).split(256):
-                    loss = F.cross_entropy(net(xtr[idx].to(device)), ytr[idx].to(device))
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
+            with torch.no_grad():
+                logits = torch.cat([net(xb.to(device)).cpu() for xb in real_test_data(dataset)[0].split(500)])
+            trained[dataset] = {"estado": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+                                "logits": logits}
+        return trained
+
+    saved = derived(f"redes_pequenas-{device.type}", train, cached)
+    real = {}
+    for dataset, (channels, padding) in REAL_DATASETS.items():
+        net = new_net(channels, padding)
+        net.load_state_dict(saved[dataset]["estado"])
         net.eval()
-        with torch.no_grad():
-            logits = torch.cat([net(xb.to(device)).cpu() for xb in xte.split(500)])
-        real[dataset] = {"model": net, "x": xte, "y": yte, "logits": logits}
-    if saved is None:
-        save_derived(name, {k: {"estado": {n: v.detach().cpu() for n, v in r["model"].state_dict().items()},
-                                "logits": r["logits"]} for k, r in real.items()})
+        xte, yte = real_test_data(dataset)
+        real[dataset] = {"model": net, "x": xte, "y": yte, "logits": saved[dataset]["logits"]}
     _REAL_NETS[key] = real
     return real
 

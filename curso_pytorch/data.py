@@ -456,3 +456,14 @@ def save_derived(name: str, value, root: str | os.PathLike | None = None) -> boo
         with contextlib.suppress(OSError):
             partial.unlink()
         return False
+
+
+def derived(name: str, compute, cached: bool = True, root: str | os.PathLike | None = None):
+    """``compute()`` (tensores y contenedores, en CPU), leído de la caché si ya está y ``cached``;
+    si no, calculado y guardado si la caché admite escritura (``save_derived``)."""
+    saved = load_derived(name, root) if cached else None
+    if saved is not None:
+        return saved
+    value = compute()
+    save_derived(name, value, root)
+    return value
