@@ -10,7 +10,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 
 from curso_pytorch.execute import SafeExecute
 from curso_pytorch.feedback import TEMPLATES, FeedbackSummary, SanitizeStudentHTML, ShortErrors, install_course_validator
-from curso_pytorch.notebook import STUB_CODE
+from curso_pytorch.course import STUB_CODE
 
 c = get_config()  # noqa: F821 (nbgrader define get_config al leer este archivo)
 

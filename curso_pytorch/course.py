@@ -21,6 +21,14 @@ HIDDEN_END = "### END HIDDEN TESTS"
 #: Los puntos y el motivo de cada celda de una entrega calificada, en autograded/<alumno>/<lab>/.
 REASONS_FILE = ".motivos.json"
 
+#: Mensaje del esbozo que sustituye a cada solución en la copia del alumno
+#: (``c.ClearSolutions.code_stub`` en ``nbgrader_config.py``).
+STUB_MESSAGE = "Completa este ejercicio"
+STUB_CODE = f'# TU CÓDIGO AQUÍ\nraise NotImplementedError("{STUB_MESSAGE}")'
+
+#: La caché de las referencias del juez, en el curso (fuera de lo que ve el núcleo del alumno).
+REFERENCES = ".referencias"
+
 
 class CourseError(RuntimeError):
     """Un paso del flujo de nbgrader falló; el mensaje (en español) dice cuál y por qué."""

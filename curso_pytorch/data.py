@@ -29,7 +29,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from curso_pytorch import cifar_jpeg
 
@@ -229,6 +228,22 @@ def _ensure(name: str, files: dict[str, str], folder: str, cache: Path) -> None:
             raise CorruptFileError(f"La descarga de {path} no superó la verificación md5; no se usará.")
 
 
+_DATASETS = {"mnist": ("MNIST", MNIST_FILES, "MNIST/raw"), "cifar10": ("CIFAR-10", CIFAR10_FILES, CIFAR10_FOLDER)}
+
+
+def _key(name: str) -> str:
+    key = name.lower().replace("-", "")
+    if key not in _DATASETS:
+        raise ValueError(f"Conjunto de datos desconocido: {name!r}. Usa 'mnist' o 'cifar10'.")
+    return key
+
+
+def ensure_files(name: str, cache: Path) -> None:
+    """Deja íntegros en ``cache`` los archivos de ``name`` ("mnist" o "cifar10"); sin torch, para
+    que comprobar los datos antes de calificar no tenga que importarlo."""
+    _ensure(*_DATASETS[_key(name)], cache)
+
+
 # --------------------------------------------------------------------------- lectura
 
 
@@ -248,7 +263,9 @@ _RAW_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]] = {}
 
 
 def _load_mnist_raw(train: bool, cache: Path):
-    _ensure("MNIST", MNIST_FILES, "MNIST/raw", cache)
+    import torch
+
+    ensure_files("mnist", cache)
     prefix = "train" if train else "t10k"
     images = _read_idx(cache / "MNIST/raw" / f"{prefix}-images-idx3-ubyte.gz")
     labels = _read_idx(cache / "MNIST/raw" / f"{prefix}-labels-idx1-ubyte.gz")
@@ -263,7 +280,9 @@ def _unpickle(path: Path) -> dict:
 
 
 def _load_cifar10_raw(train: bool, cache: Path):
-    _ensure("CIFAR-10", CIFAR10_FILES, CIFAR10_FOLDER, cache)
+    import torch
+
+    ensure_files("cifar10", cache)
     folder = cache / CIFAR10_FOLDER
     names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
     batches = [_unpickle(folder / n) for n in names]
@@ -285,6 +304,8 @@ _STATS = {"mnist": (MNIST_MEAN, MNIST_STD), "cifar10": (CIFAR10_MEAN, CIFAR10_ST
 
 def stratified_indices(labels: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
     """Índices (ordenados) de un subconjunto estratificado y reproducible de ``size`` ejemplos."""
+    import torch
+
     n = labels.numel()
     if not 0 < size <= n:
         raise ValueError(f"El tamaño del subconjunto debe estar entre 1 y {n}; se pidió {size}.")
@@ -321,9 +342,7 @@ def load_dataset(
       y la desviación típica del conjunto de entrenamiento.
     - Las etiquetas son ``int64`` de forma (N,).
     """
-    key = name.lower().replace("-", "")
-    if key not in _LOADERS:
-        raise ValueError(f"Conjunto de datos desconocido: {name!r}. Usa 'mnist' o 'cifar10'.")
+    key = _key(name)
     if split not in ("train", "test"):
         raise ValueError(f"split debe ser 'train' o 'test'; se recibió {split!r}.")
     cache = data_root(root).resolve()
@@ -339,6 +358,8 @@ def load_dataset(
     if as_float or normalize:
         images = images.float().div_(255)
     if normalize:
+        import torch
+
         mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in _STATS[key])
         images = (images - mean) / std
     return images, labels
@@ -356,7 +377,7 @@ def load_cifar10(split: str = "train", **options) -> tuple[torch.Tensor, torch.T
 
 def class_names(name: str, root: str | os.PathLike | None = None) -> tuple[str, ...]:
     """Nombres de las clases de ``name`` (para CIFAR-10, leídos de ``batches.meta``)."""
-    key = name.lower().replace("-", "")
+    key = _key(name)
     load_dataset(key, "test", subset=10, root=root)
     return _RAW_CACHE[(key, "test", str(data_root(root).resolve()))][2]
 
@@ -385,6 +406,7 @@ def torchvision_cifar10(train: bool = True, root: str | os.PathLike | None = Non
 
 def make_loader(images, labels, batch_size=256, shuffle=False, seed=None, drop_last=False):
     """Un ``DataLoader`` sobre tensores en memoria (``num_workers=0``, reproducible con ``seed``)."""
+    import torch
     from torch.utils.data import DataLoader, TensorDataset
 
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -407,7 +429,7 @@ def provision(names=("mnist", "cifar10"), root=None) -> dict[str, str]:
     status = {}
     for name in names:
         try:
-            load_dataset(name, "test", subset=10, root=root)
+            ensure_files(name, data_root(root).resolve())
             status[name] = "listo"
         except DatasetUnavailableError as error:
             status[name] = str(error)
@@ -426,6 +448,8 @@ DERIVED_FOLDER = "derivados"
 def derived_path(name: str, root: str | os.PathLike | None = None) -> Path:
     """El archivo de ``name`` en la caché; el nombre incluye la versión de torch y la copia de
     CIFAR-10 (oficial o decodificada de JPEG), de las que depende el resultado."""
+    import torch
+
     cache = data_root(root).resolve()
     source = "jpeg" if is_jpeg_copy(cache) else "oficial"
     return cache / DERIVED_FOLDER / f"{name}-torch{torch.__version__}-{source}.pt"
@@ -436,6 +460,8 @@ def load_derived(name: str, root: str | os.PathLike | None = None):
     path = derived_path(name, root)
     if not path.is_file():
         return None
+    import torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # incompleto o de otra versión: se vuelve a calcular
@@ -447,6 +473,8 @@ def save_derived(name: str, value, root: str | os.PathLike | None = None) -> boo
     parcial por proceso y un reemplazo); devuelve si se guardó."""
     path = derived_path(name, root)
     partial = path.with_name(f"{path.name}.{os.getpid()}.parcial")
+    import torch
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(value, partial)

@@ -41,8 +41,8 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, Unicode
 
-from . import judge, lesson_cells, student_code
-from .course import GradingSetupError, grade_id, is_test_cell
+from . import lesson_cells, student_code
+from .course import REFERENCES, GradingSetupError, grade_id, is_test_cell
 from .data import course_root, data_root, missing
 from .sandbox import Limits, SandboxKernelManager, oom_killed
 
@@ -273,6 +273,8 @@ class SafeExecute(Execute):
 
     def _judge_setup(self, nb, resources) -> None:
         """El juez del cuaderno y lo que se decide sobre el código entregado."""
+        from . import judge  # con torch: al calificar, no al leer la configuración del curso
+
         self._judge = None
         self._hidden_from = None
         if not any(is_test_cell(c) and judge.split(c.source)[1].strip() for c in nb.cells):
@@ -280,7 +282,7 @@ class SafeExecute(Execute):
         lab, release = self._lab_copy(resources)
         statements = student_code.student_statements(nb, release)
         root = course_root(self._notebook_dir)
-        folder = Path(self.references_dir) if self.references_dir else root / judge.REFERENCES if root else None
+        folder = Path(self.references_dir) if self.references_dir else root / REFERENCES if root else None
         self._judge = judge.Judge(lab, statements, judge.references(folder))
         found = student_code.obfuscation(statements)
         if found is not None:
@@ -397,6 +399,8 @@ class SafeExecute(Execute):
             cell.outputs = [new_output("stream", name="stdout", text=lesson_cells.SKIPPED_NOTE)]
             cell.execution_count = None
             return cell, resources
+        from . import judge
+
         test_cell = is_test_cell(cell)
         original = cell.source
         kernel_source, judge_source = judge.split(original) if test_cell else (original, "")
@@ -447,6 +451,8 @@ class SafeExecute(Execute):
             return None  # la celda ya tiene su error (núcleo detenido)
         if self._hidden_from is not None and self._hidden_from[0] < index:
             return self._hidden_from[1]
+        from . import judge
+
         values = judge.read_outbox(outbox, self._workdir)
         verdict = self._judge.run(grade_id(cell) or "", judge_source, values)
         if verdict is not None and verdict.startswith("el juez de esta celda falló"):

@@ -21,10 +21,9 @@ from pathlib import Path
 
 from . import gradebook, sandbox, workers as pool
 from .autograde import Result, Task
-from .course import REASONS_FILE, CourseError, GradingSetupError, db_url, nbgrader_api, printable, require_success
+from .course import REASONS_FILE, REFERENCES, CourseError, GradingSetupError, db_url, nbgrader_api, printable, require_success
 from .course import closest_lab, labs as course_labs
 from .data import data_root, missing
-from .judge import REFERENCES
 from .submissions import submission_files, submissions
 
 

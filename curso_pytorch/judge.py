@@ -41,7 +41,6 @@ from .student_code import forbidden_uses
 JUDGE_MARK = "### JUEZ"
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 PROBE_FOLDER = ".sondas"
-REFERENCES = ".referencias"
 MAX_FILE_BYTES = 64 * 2**20    # un archivo de la sonda
 MAX_TOTAL_BYTES = 256 * 2**20  # todos los de una celda
 MAX_FILES = 200

@@ -11,6 +11,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from .course import STUB_MESSAGE
+
 
 def is_grading() -> bool:
     """True mientras nbgrader ejecuta el cuaderno (``autograde`` o ``validate``)."""
@@ -113,10 +115,6 @@ def setup(seed: int = 0, verbose: bool = True) -> torch.device:
     return device
 
 
-#: Mensaje del esbozo que sustituye a cada solución en la copia del alumno
-#: (``c.ClearSolutions.code_stub`` en ``nbgrader_config.py``).
-STUB_MESSAGE = "Completa este ejercicio"
-STUB_CODE = f'# TU CÓDIGO AQUÍ\nraise NotImplementedError("{STUB_MESSAGE}")'
 
 
 def unsolved(error: BaseException) -> str:

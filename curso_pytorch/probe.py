@@ -60,7 +60,8 @@ def call(key: str, function, *args, **kwargs) -> None:
     try:
         value = function(*args, **kwargs)
     except Exception as error:  # el código del alumno: cualquier error es un dato para el juez
-        from .notebook import STUB_MESSAGE, unsolved
+        from .course import STUB_MESSAGE
+        from .notebook import unsolved
 
         if isinstance(error, NotImplementedError) and error.args == (STUB_MESSAGE,):
             text = unsolved(error)

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 import torch
 
-from curso_pytorch import judge, probe, student_code
+from curso_pytorch import course, judge, probe, student_code
 from curso_pytorch.course import labs
 from tests.grading import REPO
 
@@ -171,10 +171,10 @@ def test_a_class_shares_one_reference_cache_beside_the_gradebook(tmp_path):
     temporal; un trabajador que no ve la carpeta del curso usa una de su máquina, fuera de la caja."""
     from curso_pytorch.autograde import Task, references_dir
 
-    course = tmp_path / "curso"
-    course.mkdir()
-    task = Task("01_tensores", "ana", b"", {}, references_dir=str(course / judge.REFERENCES))
-    assert references_dir(task) == str(course / judge.REFERENCES)
+    folder = tmp_path / "curso"
+    folder.mkdir()
+    task = Task("01_tensores", "ana", b"", {}, references_dir=str(folder / course.REFERENCES))
+    assert references_dir(task) == str(folder / course.REFERENCES)
     elsewhere = Task("01_tensores", "ana", b"", {}, references_dir="/no/existe/curso/.referencias")
     assert references_dir(elsewhere).endswith("curso-referencias") and not references_dir(elsewhere).startswith("/no")
 
