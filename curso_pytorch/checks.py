@@ -200,12 +200,16 @@ class NotMoved(torch.Tensor):
         return super().__torch_function__(func, types, args, kwargs)
 
 
-def unmoved_loader(x, y, batch_size):
-    """``DataLoader`` cuyos lotes son ``NotMoved`` hasta que se mueven con ``.to(device)``."""
-    from torch.utils.data import DataLoader, TensorDataset, default_collate
+def unmoved_loader(x, y, batch_size, **options):
+    """``DataLoader`` cuyos lotes son ``NotMoved`` hasta que se mueven con ``.to(device)``; con las
+    mismas ``options`` (``shuffle``, ``seed``...), los mismos lotes que ``data.make_loader``."""
+    from torch.utils.data import default_collate
 
-    return DataLoader(TensorDataset(x.cpu(), y.cpu()), batch_size=batch_size,
-                      collate_fn=lambda batch: tuple(t.as_subclass(NotMoved) for t in default_collate(batch)))
+    from .data import make_loader
+
+    return make_loader(x.cpu(), y.cpu(), batch_size,
+                       collate_fn=lambda batch: tuple(t.as_subclass(NotMoved) for t in default_collate(batch)),
+                       **options)
 
 
 def require_moved(run, model, what: str) -> None:
@@ -722,13 +726,24 @@ def evaluation_collection(num_classes: int = 10):
 
 def watched_evaluation(evaluate, model, loader, metrics, device, *, train_first: bool) -> dict:
     """``{"resultado": evaluate(copia, loader, metrics, device), "pasadas": [[gradientes, modo
-    entrenamiento], ...]}``: llama a la evaluación del alumno con una copia de ``model`` (en modo
-    entrenamiento si ``train_first``) y anota cada pasada hacia delante. Con la copia, lo que haga
-    la evaluación con el modelo (en modo entrenamiento, BatchNorm actualiza sus medias) no llega a
-    las pruebas siguientes."""
+    entrenamiento], ...], "metricas_a": [dispositivo, ...], "dispositivo": device}``: llama a la
+    evaluación del alumno con una copia de ``model`` (en modo entrenamiento si ``train_first``) y anota
+    cada pasada hacia delante y cada ``metrics.to(...)``. Con la copia, lo que haga la evaluación con
+    el modelo (en modo entrenamiento, BatchNorm actualiza sus medias) no llega a las pruebas siguientes."""
     import copy
 
     model = copy.deepcopy(model).train(train_first)
-    seen = []
+    seen, moves = [], []
     model.register_forward_hook(lambda module, inputs, output: seen.append([torch.is_grad_enabled(), module.training]))
-    return {"resultado": evaluate(model, loader, metrics, device), "pasadas": seen}
+    move = metrics.to
+
+    def watched_move(*args, **kwargs):
+        moves.append(str(torch._C._nn._parse_to(*args, **kwargs)[0]))
+        return move(*args, **kwargs)
+
+    metrics.to = watched_move
+    try:
+        result = evaluate(model, loader, metrics, device)
+    finally:
+        del metrics.to
+    return {"resultado": result, "pasadas": seen, "metricas_a": moves, "dispositivo": str(torch.device(device))}

@@ -404,8 +404,9 @@ def torchvision_cifar10(train: bool = True, root: str | os.PathLike | None = Non
     return dataset_cls(root=str(cache), train=train, **options)
 
 
-def make_loader(images, labels, batch_size=256, shuffle=False, seed=None, drop_last=False):
-    """Un ``DataLoader`` sobre tensores en memoria (``num_workers=0``, reproducible con ``seed``)."""
+def make_loader(images, labels, batch_size=256, shuffle=False, seed=None, drop_last=False, collate_fn=None):
+    """Un ``DataLoader`` sobre tensores en memoria (``num_workers=0``, reproducible con ``seed``;
+    ``collate_fn``, la del ``DataLoader``)."""
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -416,6 +417,7 @@ def make_loader(images, labels, batch_size=256, shuffle=False, seed=None, drop_l
         shuffle=shuffle,
         generator=generator,
         drop_last=drop_last,
+        collate_fn=collate_fn,
     )
 
 

@@ -121,6 +121,11 @@ STATEMENT_BUGS = {
     ),
     # «Pone el modelo en modo entrenamiento»: sin model.train(), una red que llega en modo
     # evaluación entrena con Dropout apagado y sin actualizar BatchNorm.
+    # «Recorre loader una vez»: dos pasadas por época.
+    "recorre_dos_veces": (
+        {"train_one_epoch": [("    for x, y in loader:\n", "    for x, y in [*loader, *loader]:\n")]},
+        {"test_train_one_epoch", "test_train_one_epoch_perdida", "test_dispositivo"},
+    ),
     "sin_model_train": (
         {"train_one_epoch": [("    model.train()\n", "")]},
         {"test_train_one_epoch"},

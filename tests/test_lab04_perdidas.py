@@ -82,6 +82,17 @@ STATEMENT_BUGS = {
         {"test_reduce_loss"},
     ),
     # «"mean" (por defecto)»: mse suma si no se le dice otra cosa.
+    # «"sum" → suma»: reduce_loss devuelve la media también con "sum" (y la usan las demás pérdidas).
+    "reduccion_suma_como_media": (
+        {"reduce_loss": [('    if reduction == "sum":\n        return values.sum()\n',
+                          '    if reduction == "sum":\n        return values.mean()\n')]},
+        ALL - {"test_entrenamiento_cross_entropy", "test_entrenamiento_hinge"},
+    ),
+    # «error cuadrático medio, como nn.MSELoss»: el error absoluto en lugar del cuadrado.
+    "mse_sin_cuadrado": (
+        {"mse": [("reduce_loss((input - target) ** 2, reduction)", "reduce_loss((input - target).abs(), reduction)")]},
+        {"test_mse"},
+    ),
     "mse_por_defecto_suma": (
         {"mse": [('def mse(input, target, reduction="mean"):', 'def mse(input, target, reduction="sum"):')]},
         {"test_mse"},

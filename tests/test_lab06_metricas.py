@@ -53,6 +53,11 @@ BUGS = {
                            "MulticlassAccuracy(num_classes=num_classes)")]},
         {"test_make_metrics"},
     ),
+    # «Llevar metrics a device»: la colección se queda donde llegó (en una máquina sin GPU, los mismos valores).
+    "metricas_sin_mover": (
+        {"evaluate_with_metrics": [("    metrics = metrics.to(device)\n", "")]},
+        {"test_evaluate_with_metrics"},
+    ),
     # Las métricas no se reinician entre llamadas (épocas): acumulan las pasadas anteriores.
     "sin_reset": (
         {"evaluate_with_metrics": [("    metrics.reset()\n", "")]},

@@ -124,6 +124,33 @@ STATEMENT_BUGS = {
              "        model.train()\n")]},
         {"test_histogramas_lr"},
     ),
+    # «mueve el modelo a device»: sin model.to(device) (en una máquina sin GPU no cambia ningún valor).
+    "modelo_sin_mover": (
+        {"train_with_tensorboard": [("    model.to(device)\n", "")]},
+        {"test_perdida_entrenamiento"},
+    ),
+    # «y cada lote, al usarlo»: los lotes llegan al modelo y a la pérdida sin .to(device).
+    "lotes_sin_mover": (
+        {"train_with_tensorboard": [("            images, targets = images.to(device), targets.to(device)\n", ""),
+                                    ("                xb, yb = xb.to(device), yb.to(device)\n", "")]},
+        {"test_perdida_entrenamiento"},
+    ),
+    # «Entrena en modo model.train()»: tras la validación de la primera época, el resto entrena en modo eval.
+    "entrena_sin_model_train": (
+        {"train_with_tensorboard": [("        model.train()\n", "")]},
+        {"test_perdida_entrenamiento", "test_metricas_validacion", "test_histogramas_lr", "test_hiperparametros"},
+    ),
+    # «dentro de torch.no_grad()»: la validación construye el grafo (los valores son los mismos).
+    "validacion_con_gradientes": (
+        {"train_with_tensorboard": [("        with torch.no_grad():\n", "        if True:\n")]},
+        {"test_metricas_validacion"},
+    ),
+    # «en la misma carpeta»: sin run_name=".", add_hparams escribe en una subcarpeta de log_dir.
+    "hparams_en_subcarpeta": (
+        {"train_with_tensorboard": [('writer.add_hparams(hparams, metrics, run_name=".")',
+                                     "writer.add_hparams(hparams, metrics)")]},
+        {"test_hiperparametros"},
+    ),
     # «epoch = 1, 2, …, epochs»: las épocas desde 0, así que lo de cada época tiene el paso anterior.
     "epocas_desde_0": (
         {"train_with_tensorboard": [("for epoch in range(1, epochs + 1):", "for epoch in range(epochs):")]},

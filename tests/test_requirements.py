@@ -48,6 +48,17 @@ def statement_units(lab: str) -> list[str]:
     return units
 
 
+# Fin de una oración: «.», «!» o «?» seguidos de espacio y de lo que empieza la siguiente.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÁÉÍÓÚÑ¿¡`*«($|-])")
+# Lo que queda de un número de lista («1.», «**2.», «- »), que no es una oración.
+LIST_MARK = re.compile(r"^[-*\s]*\d*\.?[*\s]*$")
+
+
+def statement_sentences(lab: str) -> list[str]:
+    """Las oraciones del enunciado (cada párrafo y punto de lista, partido en oraciones)."""
+    return [s for unit in statement_units(lab) for s in SENTENCE_END.split(unit) if not LIST_MARK.match(s)]
+
+
 def _grading_class(lab: str) -> type[LabGradingTests]:
     module = importlib.import_module(MODULES[lab])
     found = [c for c in vars(module).values()
@@ -57,12 +68,12 @@ def _grading_class(lab: str) -> type[LabGradingTests]:
 
 
 @pytest.mark.parametrize("lab", sorted(REQUIREMENTS))
-def test_every_statement_paragraph_is_checked(lab):
-    """Cada párrafo o punto del enunciado tiene al menos un requisito de la tabla (o es contexto)."""
+def test_every_statement_sentence_is_checked(lab):
+    """Cada oración del enunciado tiene al menos un requisito de la tabla (o es contexto)."""
     fragments = [_normal(f) for f, _, _ in REQUIREMENTS[lab]] + [_normal(f) for f in CONTEXT.get(lab, [])]
-    units = statement_units(lab)
-    unchecked = [u for u in units if not any(f in u for f in fragments)]
-    assert not unchecked, f"{lab}: párrafos del enunciado sin prueba ni error típico en tests/requirements.py:\n" \
+    units, sentences = statement_units(lab), statement_sentences(lab)
+    unchecked = [u for u in sentences if not any(f in u for f in fragments)]
+    assert not unchecked, f"{lab}: oraciones del enunciado sin prueba ni error típico en tests/requirements.py:\n" \
         + "\n".join(f"- {u[:160]}" for u in unchecked)
     missing = [f for f in fragments if not any(f in u for u in units)]
     assert not missing, f"{lab}: fragmentos de tests/requirements.py que ya no están en el enunciado: {missing}"
