@@ -724,6 +724,23 @@ def evaluation_collection(num_classes: int = 10):
                              "confmat": MulticlassConfusionMatrix(num_classes=num_classes)})
 
 
+@contextlib.contextmanager
+def watched_moves(module, record):
+    """Mientras dura, cada ``module.to(...)`` llama a ``record`` con el dispositivo de destino (un
+    ``str``; en una máquina sin GPU es la única forma de ver si se movió)."""
+    move = module.to
+
+    def watched(*args, **kwargs):
+        record(str(torch._C._nn._parse_to(*args, **kwargs)[0]))
+        return move(*args, **kwargs)
+
+    module.to = watched
+    try:
+        yield
+    finally:
+        del module.to
+
+
 def watched_evaluation(evaluate, model, loader, metrics, device, *, train_first: bool) -> dict:
     """``{"resultado": evaluate(copia, loader, metrics, device), "pasadas": [[gradientes, modo
     entrenamiento], ...], "metricas_a": [dispositivo, ...], "dispositivo": device}``: llama a la
@@ -735,15 +752,6 @@ def watched_evaluation(evaluate, model, loader, metrics, device, *, train_first:
     model = copy.deepcopy(model).train(train_first)
     seen, moves = [], []
     model.register_forward_hook(lambda module, inputs, output: seen.append([torch.is_grad_enabled(), module.training]))
-    move = metrics.to
-
-    def watched_move(*args, **kwargs):
-        moves.append(str(torch._C._nn._parse_to(*args, **kwargs)[0]))
-        return move(*args, **kwargs)
-
-    metrics.to = watched_move
-    try:
+    with watched_moves(metrics, moves.append):
         result = evaluate(model, loader, metrics, device)
-    finally:
-        del metrics.to
     return {"resultado": result, "pasadas": seen, "metricas_a": moves, "dispositivo": str(torch.device(device))}

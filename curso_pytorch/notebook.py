@@ -115,8 +115,6 @@ def setup(seed: int = 0, verbose: bool = True) -> torch.device:
     return device
 
 
-
-
 def unsolved(error: BaseException) -> str:
     """Qué falta por resolver, si ``error`` es el del esbozo: «`softmax` aún no está resuelto»."""
     if error.args == (STUB_MESSAGE,):

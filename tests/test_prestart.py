@@ -79,7 +79,7 @@ def test_sequential_scores_are_the_same_without_prestarting(tmp_path):
     assert first["b"]["test_softmax"][0] == 0 and all(s == m for s, m in first["a"].values())
 
 
-def test_a_last_submission_that_breaks_leaves_no_spare_kernel(tmp_path):
+def test_a_last_submission_that_breaks_leaves_no_spare_kernel(tmp_path, monkeypatch):
     """La última entrega del lote no llega a tomar el núcleo de reserva (su cuaderno es JSON roto):
     al terminar el lote no queda ninguno vivo para otro lote de este proceso."""
     root = tmp_path / "curso"
@@ -99,11 +99,8 @@ def test_a_last_submission_that_breaks_leaves_no_spare_kernel(tmp_path):
         await prestart(self)
         started.append(execute._SPARE.get("núcleo"))
 
-    execute.SafeExecute._prestart_next = recorded_prestart
-    try:
-        outcomes = {o.student: o for o in grading.grade(root, lab, report=lambda line: None)}
-    finally:
-        execute.SafeExecute._prestart_next = prestart
+    monkeypatch.setattr(execute.SafeExecute, "_prestart_next", recorded_prestart)
+    outcomes = {o.student: o for o in grading.grade(root, lab, report=lambda line: None)}
     assert outcomes["ana"].ok and not outcomes["zoe"].ok
     assert started and started[0] is not None, "la primera entrega debía arrancar el núcleo de reserva"
     assert execute._SPARE == {}
