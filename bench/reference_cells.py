@@ -35,6 +35,7 @@ def run_lab(lab: str, answers: dict[str, str] | None = None, quiet: bool = False
 
     matplotlib.use("Agg")
     from curso_pytorch import judge, lesson_cells
+    from curso_pytorch.course import split_judge
 
     path = REPO / "source" / lab / f"{lab}.ipynb"
     notebook = json.loads(path.read_text(encoding="utf-8"))
@@ -57,7 +58,7 @@ def run_lab(lab: str, answers: dict[str, str] | None = None, quiet: bool = False
         meta = cell["metadata"].get("nbgrader", {})
         source = (answers or {}).get(meta.get("grade_id"), "".join(cell["source"]))
         source = "\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!")))
-        source, judge_source = judge.split(source) if meta.get("grade") else (source, "")
+        source, judge_source = split_judge(source) if meta.get("grade") else (source, "")
         if judge_source.strip():
             source = judge.probe_prefix(outbox / meta["grade_id"]) + source
         t0 = time.perf_counter()

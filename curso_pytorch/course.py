@@ -17,6 +17,9 @@ SOLUTION_BEGIN = "### BEGIN SOLUTION"
 SOLUTION_END = "### END SOLUTION"
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
+#: Dentro del bloque oculto de una celda de pruebas, lo que sigue a esta línea es del juez
+#: (``curso_pytorch.judge``): se ejecuta fuera del núcleo del alumno.
+JUDGE_MARK = "### JUEZ"
 
 #: Los puntos y el motivo de cada celda de una entrega calificada, en autograded/<alumno>/<lab>/.
 REASONS_FILE = ".motivos.json"
@@ -63,6 +66,24 @@ def is_test_cell(cell) -> bool:
     """Una celda de pruebas calificada (código con puntos, sin solución del alumno)."""
     meta = cell.metadata.get("nbgrader", {})
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def split_judge(source: str) -> tuple[str, str]:
+    """(código para el núcleo, código del juez) de una celda de pruebas. Sin ``### JUEZ`` el juez
+    queda vacío y la celda se califica como siempre (en el núcleo)."""
+    kernel, judge = [], []
+    hidden = in_judge = False
+    for line in source.splitlines(keepends=True):
+        mark = line.strip()
+        if mark == HIDDEN_BEGIN:
+            hidden = True
+        elif mark == HIDDEN_END:
+            hidden = in_judge = False
+        elif hidden and mark == JUDGE_MARK:
+            in_judge = True
+            continue
+        (judge if in_judge else kernel).append(line)
+    return "".join(kernel), "".join(judge)
 
 
 # --------------------------------------------------------------------------- carpeta del curso

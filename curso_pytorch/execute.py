@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import importlib
 import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -42,7 +45,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer, Unicode
 
 from . import lesson_cells, student_code
-from .course import REFERENCES, GradingSetupError, grade_id, is_test_cell
+from .course import REFERENCES, GradingSetupError, grade_id, is_test_cell, split_judge
 from .data import course_root, data_root, missing
 from .sandbox import Limits, SandboxKernelManager, oom_killed
 
@@ -142,6 +145,27 @@ def _take_spare(key):
 
 
 atexit.register(discard_spare)
+
+
+def import_judge_in_background() -> None:
+    """Empieza a importar el juez (y con él torch, unos segundos) en un hilo, si aún no se hizo en
+    este proceso: la primera entrega no lo espera antes de arrancar su núcleo, que arranca en otro
+    proceso mientras tanto. Quien lo usa lo importa como siempre (espera a que acabe, o repite la
+    importación y su error si falló)."""
+    if "curso_pytorch.judge" in sys.modules or _JUDGE_IMPORT:
+        return
+
+    def load():
+        try:
+            importlib.import_module("curso_pytorch.judge")
+        except Exception:  # noqa: BLE001 (el error lo dará la importación de quien lo use)
+            pass
+
+    _JUDGE_IMPORT.append(threading.Thread(target=load, name="importa-juez", daemon=True))
+    _JUDGE_IMPORT[0].start()
+
+
+_JUDGE_IMPORT: list = []  # el hilo que importa el juez, una vez por proceso
 
 
 class SafeExecute(Execute):
@@ -272,18 +296,17 @@ class SafeExecute(Execute):
         return workdir
 
     def _judge_setup(self, nb, resources) -> None:
-        """El juez del cuaderno y lo que se decide sobre el código entregado."""
-        from . import judge  # con torch: al calificar, no al leer la configuración del curso
-
-        self._judge = None
+        """Lo que se decide sobre el código entregado y con qué se construirá el juez del cuaderno
+        (en su primer veredicto: con torch, que mientras tanto se importa en segundo plano)."""
+        self._judge = self._judge_args = None
         self._hidden_from = None
-        if not any(is_test_cell(c) and judge.split(c.source)[1].strip() for c in nb.cells):
+        if not any(is_test_cell(c) and split_judge(c.source)[1].strip() for c in nb.cells):
             return
         lab, release = self._lab_copy(resources)
         statements = student_code.student_statements(nb, release)
         root = course_root(self._notebook_dir)
         folder = Path(self.references_dir) if self.references_dir else root / REFERENCES if root else None
-        self._judge = judge.Judge(lab, statements, judge.references(folder))
+        self._judge_args = (lab, statements, folder)
         found = student_code.obfuscation(statements)
         if found is not None:
             cell, what = found
@@ -312,6 +335,7 @@ class SafeExecute(Execute):
             return set()
 
     def preprocess(self, nb, resources=None, km=None):
+        import_judge_in_background()
         self._stopped = None
         self._deadline = time.monotonic() + self.notebook_seconds
         self._sandbox_km = None
@@ -403,7 +427,7 @@ class SafeExecute(Execute):
 
         test_cell = is_test_cell(cell)
         original = cell.source
-        kernel_source, judge_source = judge.split(original) if test_cell else (original, "")
+        kernel_source, judge_source = split_judge(original) if test_cell else (original, "")
         if test_cell and self._tampering and not judge_source.strip():
             cell.outputs = [error_output("Manipulacion", self._tampering + ".")]
             return cell, resources
@@ -453,6 +477,9 @@ class SafeExecute(Execute):
             return self._hidden_from[1]
         from . import judge
 
+        if self._judge is None:
+            lab, statements, folder = self._judge_args
+            self._judge = judge.Judge(lab, statements, judge.references(folder))
         values = judge.read_outbox(outbox, self._workdir)
         verdict = self._judge.run(grade_id(cell) or "", judge_source, values)
         if verdict is not None and verdict.startswith("el juez de esta celda falló"):

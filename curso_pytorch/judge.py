@@ -38,30 +38,12 @@ from .notebook import best_device
 from .probe import ERROR, KEY
 from .student_code import forbidden_uses
 
-JUDGE_MARK = "### JUEZ"
-BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 PROBE_FOLDER = ".sondas"
 MAX_FILE_BYTES = 64 * 2**20    # un archivo de la sonda
 MAX_TOTAL_BYTES = 256 * 2**20  # todos los de una celda
 MAX_FILES = 200
 
 
-def split(source: str) -> tuple[str, str]:
-    """(código para el núcleo, código del juez) de una celda de pruebas. Sin ``### JUEZ`` el juez
-    queda vacío y la celda se califica como siempre (en el núcleo)."""
-    kernel, judge = [], []
-    hidden = in_judge = False
-    for line in source.splitlines(keepends=True):
-        mark = line.strip()
-        if mark == BEGIN:
-            hidden = True
-        elif mark == END:
-            hidden = in_judge = False
-        elif hidden and mark == JUDGE_MARK:
-            in_judge = True
-            continue
-        (judge if in_judge else kernel).append(line)
-    return "".join(kernel), "".join(judge)
 
 
 def probe_prefix(folder: Path) -> str:

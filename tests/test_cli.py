@@ -26,6 +26,30 @@ def test_unknown_command_is_explained_in_spanish():
     assert out.returncode == 2 and "orden no válida" in out.stderr
 
 
+# Lo que quien califica lee antes de la primera entrega (la línea de órdenes, la configuración del
+# curso, la preparación del juez) no importa torch: el juez lo importa en un hilo mientras arranca el
+# primer núcleo (``execute.import_judge_in_background``).
+NO_TORCH_YET = """
+import sys
+sys.path.insert(0, {repo!r})
+import curso_pytorch.cli, curso_pytorch.execute, curso_pytorch.course as course
+exec(open({config!r}).read(), {{"get_config": lambda: __import__("traitlets.config").config.Config()}})
+course.split_judge(open({lab!r}).read())
+print("torch" in sys.modules)
+curso_pytorch.execute.import_judge_in_background()
+curso_pytorch.execute._JUDGE_IMPORT[0].join()
+print("curso_pytorch.judge" in sys.modules)
+"""
+
+
+def test_grading_setup_leaves_torch_to_a_background_thread():
+    code = NO_TORCH_YET.format(repo=str(REPO), config=str(REPO / "nbgrader_config.py"),
+                               lab=str(REPO / "source" / "01_tensores" / "01_tensores.ipynb"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]
+
+
 def test_outside_a_course_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["publicar"]) == 1

@@ -30,18 +30,18 @@ print("fin")
 
 
 def test_only_visible_checks_and_probe_reach_the_kernel():
-    kernel, verdict = judge.split(CELL)
+    kernel, verdict = course.split_judge(CELL)
     assert '_probe.call("uno", f, 1)' in kernel and 'print("fin")' in kernel
     assert "data[" not in kernel and "### JUEZ" not in kernel
     assert verdict.strip().startswith('with check("oculta")') and "print" not in verdict
-    assert judge.split("x = 1\n### BEGIN HIDDEN TESTS\ny = 2\n### END HIDDEN TESTS\n")[1] == ""
+    assert course.split_judge("x = 1\n### BEGIN HIDDEN TESTS\ny = 2\n### END HIDDEN TESTS\n")[1] == ""
 
 
 def test_no_judge_code_in_what_students_get():
     for lab in labs(REPO):
         for path in (REPO / "release" / lab).glob("*.ipynb"):
             text = path.read_text(encoding="utf-8")
-            assert judge.JUDGE_MARK not in text and "forbid(" not in text, path
+            assert course.JUDGE_MARK not in text and "forbid(" not in text, path
 
 
 def test_probe_data_is_read_safely(tmp_path):
@@ -225,6 +225,6 @@ def test_every_graded_cell_of_every_lab_is_judged():
         nb = nbformat.read(REPO / "source" / lab / f"{lab}.ipynb", as_version=4)
         for cell in nb.cells:
             if course.is_test_cell(cell):
-                kernel, verdict = judge.split(cell.source)
+                kernel, verdict = course.split_judge(cell.source)
                 assert verdict.strip(), f"{lab}/{course.grade_id(cell)}: sin juez"
                 assert "reference(" not in kernel and "forbid(" not in kernel, f"{lab}/{course.grade_id(cell)}"
