@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import symtable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .course import grade_id
 
@@ -187,8 +188,10 @@ def _constants(tree: ast.Module) -> dict[str, set[str]]:
     return {name: calls for name, calls in found.items() if counted[name] == stores.get(name)}
 
 
+@lru_cache(maxsize=4096)  # las celdas de la lección son las mismas en todas las entregas de un lote
 def cell_names(source: str) -> CellNames | None:
-    """Los nombres que lee, modifica y define una celda (None si no se puede analizar)."""
+    """Los nombres que lee, modifica y define una celda (None si no se puede analizar). Quien la usa
+    no modifica lo que devuelve (se comparte entre llamadas)."""
     from .student_code import python_source
 
     try:
