@@ -16,6 +16,7 @@ planificador ni el envío de las tareas, que son pequeños frente a una entrega)
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 from common import machine, make_course, submit_reference
 
 from curso_pytorch import gradebook, grading
+from curso_pytorch.course import REASONS_FILE
 
 STUDENTS, CORES, MACHINES = 500, 16, 4
 
@@ -49,12 +51,20 @@ def main() -> int:
                 grading.grade(root, lab, workers=workers, report=lambda line: None)
                 elapsed = times[workers] = time.perf_counter() - start
                 scores = {s: gradebook.cell_scores(root, lab, s) for s in students}
+                why = {s: reasons(root, lab, s) for s in students}
                 if first_scores is None:
-                    first_scores = scores
+                    first_scores, first_why = scores, why
                 same = "" if scores == first_scores else "  ¡NOTAS DISTINTAS!"
                 base = base or elapsed
                 print(f"{lab:<18} {workers:>8} {elapsed:>11.1f} {60 * len(students) / elapsed:>13.1f} "
                       f"{base / elapsed:>11.2f}×{same}")
+                for student in students:  # qué celda cambió y por qué: para poder investigarlo
+                    for cell in sorted(set(scores[student]) | set(first_scores[student])):
+                        now, before = scores[student].get(cell), first_scores[student].get(cell)
+                        if now != before:
+                            print(f"    {student} · {cell}: {before} con {args.procesos[0]} proceso(s) "
+                                  f"({first_why[student].get(cell, '')!r}), {now} con {workers} "
+                                  f"({why[student].get(cell, '')!r})")
         most = max(args.procesos)
         core_seconds += most * times[most] / len(students)
     total = STUDENTS * core_seconds
@@ -62,6 +72,12 @@ def main() -> int:
           f"medidos: Σ c_lab = {core_seconds:.1f} s de núcleo por alumno; una máquina de {CORES} núcleos: "
           f"{total / CORES / 60:.1f} min; {MACHINES} máquinas con Dask: {total / CORES / MACHINES / 60:.1f} min.")
     return 0
+
+
+def reasons(root: Path, lab: str, student: str) -> dict[str, str]:
+    """El motivo de cada celda de la última calificación de ``student`` (``.motivos.json``)."""
+    saved = json.loads((root / "autograded" / student / lab / REASONS_FILE).read_text(encoding="utf-8"))
+    return {cell["grade_id"]: cell["reason"] for cell in saved["celdas"]}
 
 
 if __name__ == "__main__":
