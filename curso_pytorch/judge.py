@@ -44,8 +44,6 @@ MAX_TOTAL_BYTES = 256 * 2**20  # todos los de una celda
 MAX_FILES = 200
 
 
-
-
 def probe_prefix(folder: Path) -> str:
     """Primera línea de la celda en el núcleo: la sonda escribirá en ``folder``."""
     return f"import curso_pytorch.probe as _probe; _probe.start({str(folder)!r})\n"
