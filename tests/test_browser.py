@@ -182,6 +182,15 @@ def test_jupyterlab_nbgrader_validate_and_formgrader(browser_tools, jupyter_lab,
             #    visible, que dice en una línea que la función aún no está resuelta (sin la pila
             #    de llamadas ni el código de la prueba).
             _menu(page, "Run", "Run All Cells")
+            # Con la máquina cargada, JupyterLab puede perder el clic del menú (en CI ninguna celda
+            # llegó a ejecutarse): si en 30 s no empezó ninguna celda, se pide otra vez.
+            from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+            started = panel.locator(".jp-InputPrompt", has_text=re.compile(r"\[(\*|\d+)\]"))
+            try:
+                started.first.wait_for(timeout=30_000)
+            except PlaywrightTimeout:
+                _menu(page, "Run", "Run All Cells")
             stub_error = panel.locator(".jp-OutputArea-output", has_text="Comprobación fallida")
             stub_error.first.wait_for(timeout=180_000)
             expect(stub_error.first).to_contain_text(f"`{ANSWER}` aún no está resuelto.")
