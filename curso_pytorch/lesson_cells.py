@@ -188,10 +188,8 @@ def _constants(tree: ast.Module) -> dict[str, set[str]]:
     return {name: calls for name, calls in found.items() if counted[name] == stores.get(name)}
 
 
-@lru_cache(maxsize=4096)  # las celdas de la lección son las mismas en todas las entregas de un lote
 def cell_names(source: str) -> CellNames | None:
-    """Los nombres que lee, modifica y define una celda (None si no se puede analizar). Quien la usa
-    no modifica lo que devuelve (se comparte entre llamadas)."""
+    """Los nombres que lee, modifica y define una celda (None si no se puede analizar)."""
     from .student_code import python_source
 
     try:
@@ -207,6 +205,11 @@ def cell_names(source: str) -> CellNames | None:
                      frozenset(top), frozenset(imports), functions, _constants(tree), star)
 
 
+# Las celdas de la lección (del profesor) son las mismas en todas las entregas de un lote: se analizan
+# una vez. Las del alumno no se guardan (podrían ser enormes). Quien lo usa no modifica lo que devuelve.
+_lesson_cell_names = lru_cache(maxsize=1024)(cell_names)
+
+
 def plan(nb, release) -> dict[int, str]:
     """Para cada celda de código de ``nb`` (el cuaderno entregado), ``SKIP`` si no hace falta
     ejecutarla o, si no, por qué se ejecuta.
@@ -216,7 +219,7 @@ def plan(nb, release) -> dict[int, str]:
     """
     lesson = {c.source for c in release.cells if c.cell_type == "code" and not c.metadata.get("nbgrader")}
     code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    names = {i: cell_names(c.source) for i, c in code}
+    names = {i: _lesson_cell_names(c.source) if c.source in lesson else cell_names(c.source) for i, c in code}
     # Un valor (modificable) es un nombre que alguna celda asigna (no con import, def o class). Una
     # llamada a una función del cuaderno puede modificar lo que lee su cuerpo.
     values, reads_of, constants = set(), {}, {}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from functools import lru_cache
 
 from .course import grade_id, is_solution_cell, is_test_cell
 
@@ -46,7 +45,6 @@ class Statement:
     text: str
 
 
-@lru_cache(maxsize=4096)  # la misma celda, en cada entrega de un lote
 def python_source(source: str) -> str:
     """La celda como la ve Python después de IPython (las magias se vuelven llamadas)."""
     from IPython.core.inputtransformer2 import TransformerManager

@@ -148,6 +148,7 @@ def _points() -> dict[str, float]:
 
 def test_jupyterlab_nbgrader_validate_and_formgrader(browser_tools, jupyter_lab, screenshots):
     sync_playwright, expect = browser_tools
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     index, solution = _reference_solution()
     url, token = jupyter_lab["url"], jupyter_lab["token"]
     timings = {}
@@ -184,8 +185,6 @@ def test_jupyterlab_nbgrader_validate_and_formgrader(browser_tools, jupyter_lab,
             _menu(page, "Run", "Run All Cells")
             # Con la máquina cargada, JupyterLab puede perder el clic del menú (en CI ninguna celda
             # llegó a ejecutarse): si en 30 s no empezó ninguna celda, se pide otra vez.
-            from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
             started = panel.locator(".jp-InputPrompt", has_text=re.compile(r"\[(\*|\d+)\]"))
             try:
                 started.first.wait_for(timeout=30_000)
