@@ -651,14 +651,32 @@ def real_test_data(name: str):
     return (load_mnist if name == "mnist" else load_cifar10)("test", subset=2000, normalize=True, seed=3)
 
 
+@contextlib.contextmanager
+def one_thread():
+    """PyTorch con un solo hilo en la CPU mientras dura el bloque (luego, los que tenía)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 _REAL_NETS: dict = {}
 
 
 def trained_small_cnns(device, cached: bool = True) -> dict:
     """``{nombre: {"model", "x", "y", "logits"}}``: la red de ``small_cnn`` entrenada 2 épocas con
     3000 imágenes de entrenamiento de MNIST y de CIFAR-10 (semillas, orden de los lotes y pasos
-    fijos), en modo evaluación, con sus logits (en CPU) sobre ``real_test_data``. Se calcula una
-    vez por proceso y dispositivo.
+    fijos), en modo evaluación y en ``device``, con sus logits (en CPU) sobre ``real_test_data``.
+    Se calcula una vez por proceso y dispositivo.
+
+    Se entrena en la CPU con un solo hilo, sea cual sea ``device``: así el núcleo y el juez obtienen
+    exactamente la misma red aunque cada uno tenga otro número de hilos (con varios procesos, cada
+    núcleo tiene menos) o la GPU use algoritmos no deterministas. Con Adam, un redondeo distinto en
+    un gradiente casi nulo (el sesgo de la convolución que va antes de BatchNorm) cambia el peso en
+    un paso entero: con 1 y 2 hilos, los logits difieren en 0,08 y el juez tomaría la red de la
+    sonda por otra.
 
     Con ``cached``, si la caché de datos ya tiene el resultado (``data.load_derived``) se lee de
     allí: en la caja, donde la caché es de solo lectura, el núcleo no repite el entrenamiento. El
@@ -675,7 +693,7 @@ def trained_small_cnns(device, cached: bool = True) -> dict:
     def new_net(channels, padding):
         with torch.random.fork_rng(devices=[]):  # leída o entrenada, sin tocar el generador global
             torch.manual_seed(0)
-            return small_cnn(channels, padding).to(device)
+            return small_cnn(channels, padding)
 
     def train():
         trained = {}
@@ -686,27 +704,27 @@ def trained_small_cnns(device, cached: bool = True) -> dict:
             opt = torch.optim.Adam(net.parameters(), lr=3e-3)
             gen = torch.Generator().manual_seed(0)
             net.train()
-            with torch.random.fork_rng(devices=[]):
+            with torch.random.fork_rng(devices=[]), one_thread():
                 torch.manual_seed(0)
                 for _epoch in range(2):
                     for idx in torch.randperm(len(xtr), generator=gen).split(256):
-                        loss = F.cross_entropy(net(xtr[idx].to(device)), ytr[idx].to(device))
+                        loss = F.cross_entropy(net(xtr[idx]), ytr[idx])
                         opt.zero_grad()
                         loss.backward()
                         opt.step()
-            net.eval()
-            with torch.no_grad():
-                logits = torch.cat([net(xb.to(device)).cpu() for xb in real_test_data(dataset)[0].split(500)])
-            trained[dataset] = {"estado": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+                net.eval()
+                with torch.no_grad():
+                    logits = torch.cat([net(xb) for xb in real_test_data(dataset)[0].split(500)])
+            trained[dataset] = {"estado": {k: v.detach().clone() for k, v in net.state_dict().items()},
                                 "logits": logits}
         return trained
 
-    saved = derived(f"redes_pequenas-{device.type}", train, cached)
+    saved = derived("redes_pequenas-cpu-1hilo", train, cached)
     real = {}
     for dataset, (channels, padding) in REAL_DATASETS.items():
         net = new_net(channels, padding)
         net.load_state_dict(saved[dataset]["estado"])
-        net.eval()
+        net.to(device).eval()
         xte, yte = real_test_data(dataset)
         real[dataset] = {"model": net, "x": xte, "y": yte, "logits": saved[dataset]["logits"]}
     _REAL_NETS[key] = real
