@@ -5,6 +5,8 @@ Uso: python bench/throughput.py [--entregas 20] [--lab 01_tensores ...] [--proce
 Entrega N copias de la solución de referencia de cada laboratorio, las califica con cada número de
 procesos (cada entrega en su caja) e imprime el tiempo, las entregas por minuto y la aceleración
 frente a 1 proceso. Comprueba además que todas las notas coinciden con la calificación secuencial.
+Cada calificación empieza en frío, como la primera de una clase: sin las referencias del juez ni
+los resultados derivados de la caché de datos (la medida usa una copia de la caché sin ellos).
 
 Al final, una proyección para una clase de 500 alumnos con los laboratorios medidos: con P
 procesos en esta máquina, una entrega de ``lab`` ocupa ``c_lab = P · T_lab / N`` segundos de
@@ -22,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine, make_course, submit_reference
+from common import forget_results, machine, make_course, private_data_cache, submit_reference
 
 from curso_pytorch import gradebook, grading
 from curso_pytorch.course import REASONS_FILE
@@ -39,6 +41,8 @@ def main() -> int:
     print(machine(), f"· {args.entregas} entregas de cada laboratorio")
     print(f"{'laboratorio':<18} {'procesos':>8} {'tiempo (s)':>11} {'entregas/min':>13} {'aceleración':>12}")
     core_seconds = 0.0
+    cache_folder = tempfile.TemporaryDirectory()
+    cache = private_data_cache(Path(cache_folder.name) / "datos")
     for lab in args.lab:
         base, first_scores, times = None, None, {}
         with tempfile.TemporaryDirectory() as tmp:
@@ -47,6 +51,7 @@ def main() -> int:
             for student in students:
                 submit_reference(root, lab, student)
             for workers in args.procesos:
+                forget_results(root, cache)
                 start = time.perf_counter()
                 grading.grade(root, lab, workers=workers, report=lambda line: None)
                 elapsed = times[workers] = time.perf_counter() - start
@@ -67,6 +72,7 @@ def main() -> int:
                                   f"({why[student].get(cell, '')!r})")
         most = max(args.procesos)
         core_seconds += most * times[most] / len(students)
+    cache_folder.cleanup()
     total = STUDENTS * core_seconds
     print(f"Proyección, {STUDENTS} alumnos × {len(args.lab)} laboratorio(s), con {max(args.procesos)} procesos "
           f"medidos: Σ c_lab = {core_seconds:.1f} s de núcleo por alumno; una máquina de {CORES} núcleos: "
