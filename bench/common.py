@@ -14,6 +14,7 @@ sys.path.insert(0, str(REPO))
 from curso_pytorch import data, gradebook, publish, submissions  # noqa: E402
 from curso_pytorch.course import REFERENCES  # noqa: E402
 
+
 def make_course(root: Path, labs: list[str], extra_config: str = "") -> Path:
     """Copia la configuración y los laboratorios ``labs`` a ``root`` y los publica."""
     root.mkdir(parents=True, exist_ok=True)
