@@ -663,6 +663,8 @@ def one_thread():
 
 
 _REAL_NETS: dict = {}
+#: El nombre de las redes pequeñas en la caché de datos (``data.derived``): entrenadas en la CPU con un hilo.
+SMALL_NETS_DERIVED = "redes_pequenas-cpu-1hilo"
 
 
 def trained_small_cnns(device, cached: bool = True) -> dict:
@@ -719,7 +721,7 @@ def trained_small_cnns(device, cached: bool = True) -> dict:
                                 "logits": logits}
         return trained
 
-    saved = derived("redes_pequenas-cpu-1hilo", train, cached)
+    saved = derived(SMALL_NETS_DERIVED, train, cached)
     real = {}
     for dataset, (channels, padding) in REAL_DATASETS.items():
         net = new_net(channels, padding)

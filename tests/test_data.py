@@ -375,14 +375,14 @@ def test_small_nets_do_not_depend_on_the_thread_count(offline_data, tmp_path):
     proceso) entrenan las redes pequeñas de las pruebas de métricas y el juez compara las de la sonda
     con las suyas: deben ser idénticas bit a bit con 1 y con 2 hilos. Antes, con Adam, diferían
     (logits en 0,08) y una entrega correcta perdía puntos según la carga."""
+    from curso_pytorch import checks
+
     code = ("import sys, torch\n"
             "from curso_pytorch import checks\n"
             "nets = checks.trained_small_cnns('cpu', cached=False)\n"
             "torch.save({k: {'estado': r['model'].state_dict(), 'logits': r['logits']} for k, r in nets.items()},"
             " sys.argv[1])\n"
             "assert torch.get_num_threads() == int(sys.argv[2]), torch.get_num_threads()\n")
-    from curso_pytorch import checks
-
     results = []
     for threads in (1, 2):
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -403,13 +403,13 @@ def test_probe_inputs_read_from_the_cache_match_the_training(offline_data, monke
     from curso_pytorch import checks
 
     monkeypatch.setattr(checks, "_REAL_NETS", {})
-    for name in ("redes_pequenas-cpu-1hilo", "inicio_adamw_lenet-cpu"):
+    for name in (checks.SMALL_NETS_DERIVED, "inicio_adamw_lenet-cpu"):
         data.derived_path(name).unlink(missing_ok=True)
     start = checks.warm_start_weights("cpu", cached=False)
     assert data.load_derived("inicio_adamw_lenet-cpu") is not None
     loaded = checks.warm_start_weights("cpu")
     assert loaded.keys() == start.keys() and all(torch.equal(loaded[k], start[k]) for k in start)
-    name = "redes_pequenas-cpu-1hilo"
+    name = checks.SMALL_NETS_DERIVED
     torch.manual_seed(123)
     trained = checks.trained_small_cnns("cpu", cached=False)
     after_training = torch.rand(3)
