@@ -141,6 +141,7 @@ def _take_spare(key):
         discard_spare()
         return None
     del _SPARE["núcleo"]
+    spare[1].to_foreground()
     return spare[1], spare[2]
 
 
@@ -239,6 +240,7 @@ class SafeExecute(Execute):
         km = self.kernel_manager_class(kernel_name=self._kernel_key_now[1], config=self.config)
         km.limits = self._limits()
         km.course_data_dir = self._data_dir
+        km.background = True  # no quita CPU al núcleo de esta entrega
         workdir = self._workdir_for(self._kernel_key_now[0])
         try:
             await km.start_kernel(extra_arguments=self._kernel_arguments(), cwd=str(workdir))

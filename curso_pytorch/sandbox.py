@@ -94,8 +94,16 @@ def _write(path: Path, value) -> None:
         pass
 
 
-def make_cgroups(limits: Limits) -> list[str]:
-    """Crea los cgroups de una caja con sus límites; devuelve las carpetas creadas."""
+# Peso de CPU (cgroup v1) de un núcleo arrancado de antemano mientras espera su entrega, y el normal.
+# Así arranca con la CPU que sobra: los hilos de cálculo del núcleo que está calificando no tienen
+# que esperar a los suyos (con dos hilos por núcleo y la CPU ocupada, los pasos pequeños de un
+# entrenamiento iban hasta cinco veces más lentos).
+BACKGROUND_SHARES, FOREGROUND_SHARES = 2, 1024
+
+
+def make_cgroups(limits: Limits, background: bool = False) -> list[str]:
+    """Crea los cgroups de una caja con sus límites; devuelve las carpetas creadas. Con
+    ``background``, la caja solo usa la CPU que nadie más quiere (hasta ``to_foreground``)."""
     made = []
     for controller, folder in _cgroup_dirs(uuid.uuid4().hex[:12]).items():
         try:
@@ -107,10 +115,20 @@ def make_cgroups(limits: Limits) -> list[str]:
             _write(folder / "pids.max", limits.processes)
         elif controller == "memory":
             _write(folder / "memory.limit_in_bytes", limits.memory_mb * 2**20)
-        elif controller == "cpu" and limits.cpus > 0:
-            _write(folder / "cpu.cfs_period_us", 100_000)
-            _write(folder / "cpu.cfs_quota_us", int(limits.cpus * 100_000))
+        elif controller == "cpu":
+            if limits.cpus > 0:
+                _write(folder / "cpu.cfs_period_us", 100_000)
+                _write(folder / "cpu.cfs_quota_us", int(limits.cpus * 100_000))
+            if background:
+                _write(folder / "cpu.shares", BACKGROUND_SHARES)
     return made
+
+
+def to_foreground(cgroups: list[str]) -> None:
+    """La caja vuelve a tener el peso de CPU de cualquier otra (``make_cgroups(background=True)``)."""
+    for folder in cgroups:
+        if (Path(folder) / "cpu.shares").is_file():
+            _write(Path(folder) / "cpu.shares", FOREGROUND_SHARES)
 
 
 def oom_killed(cgroups: list[str]) -> bool:
@@ -282,6 +300,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     limits = Limits()
     course_data_dir: Path | None = None
+    background = False  # arrancado de antemano: solo la CPU que sobra (hasta ``to_foreground``)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -301,7 +320,7 @@ class SandboxKernelManager(AsyncKernelManager):
         # RLIMIT_AS rompe CUDA (reserva mucho espacio de direcciones): solo sin GPU.
         spec["address_space_limit"] = not any(Path("/dev").glob("nvidia[0-9]*"))
         if _is_root():
-            self.cgroups = make_cgroups(self.limits)
+            self.cgroups = make_cgroups(self.limits, background=self.background)
             spec["cgroups"] = self.cgroups
         # PYTHONSAFEPATH: la carpeta de trabajo no entra en sys.path (un ipykernel_launcher.py o un
         # torch.py que dejara allí el alumno no sustituye al de verdad).
@@ -312,6 +331,11 @@ class SandboxKernelManager(AsyncKernelManager):
             self.kernel_spec.interrupt_mode = "message"
             command = bubblewrap_args(workdir, self._runtime, self.course_data_dir) + command
         return launcher_command(spec, command)
+
+    def to_foreground(self) -> None:
+        """El núcleo arrancado de antemano empieza a servir a su entrega: con toda su CPU."""
+        self.background = False
+        to_foreground(self.cgroups)
 
     def release_sandbox(self) -> None:
         remove_cgroups(self.cgroups)

@@ -9,6 +9,7 @@ queda ninguno vivo, y las notas son las mismas que arrancando cada núcleo al ll
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from curso_pytorch import execute, gradebook, grading, publish, submissions
 from tests.grading import REPO, variant_notebook
@@ -25,12 +26,14 @@ def test_next_kernel_is_prestarted_used_once_and_cleaned_up(tmp_path, monkeypatc
         publish.publish(root, lab)
         for student in ("ana", "luis"):
             submissions.submit(root, lab, student, variant_notebook(root, lab, {}))
-    taken, workdirs, kernels = [], [], []
+    taken, workdirs, kernels, shares = [], [], [], []
     take, make_workdir, prestart = execute._take_spare, execute.SafeExecute._workdir_for, execute.SafeExecute._prestart_next
 
     def recorded_take(key):
         spare = take(key)
         taken.append((key[0], spare is not None))
+        if spare is not None:
+            shares.append(("adoptado", cpu_shares(spare[0])))
         return spare
 
     def recorded_workdir(self, lab):
@@ -41,6 +44,7 @@ def test_next_kernel_is_prestarted_used_once_and_cleaned_up(tmp_path, monkeypatc
         await prestart(self)
         if "núcleo" in execute._SPARE:
             kernels.append(execute._SPARE["núcleo"][1].provisioner.process)
+            shares.append(("de reserva", cpu_shares(execute._SPARE["núcleo"][1])))
 
     monkeypatch.setattr(execute, "_take_spare", recorded_take)
     monkeypatch.setattr(execute.SafeExecute, "_workdir_for", recorded_workdir)
@@ -57,6 +61,20 @@ def test_next_kernel_is_prestarted_used_once_and_cleaned_up(tmp_path, monkeypatc
     assert execute._SPARE == {}
     assert all(k.poll() is not None for k in kernels), "queda vivo un núcleo de reserva"
     assert not [w for w in workdirs if w.exists()], "queda la carpeta de trabajo de un núcleo"
+    # Con cgroups (quien califica es root), el núcleo de reserva arranca con la CPU que sobra y la
+    # recupera toda al empezar su entrega: no frena al núcleo que está calificando.
+    if any(value is not None for _, value in shares):
+        assert shares == [("de reserva", "2"), ("adoptado", "1024"), ("de reserva", "2"),
+                          ("de reserva", "2"), ("adoptado", "1024")], shares
+
+
+def cpu_shares(km) -> str | None:
+    """El peso de CPU del cgroup del núcleo (None sin cgroups de CPU)."""
+    for folder in km.cgroups:
+        path = Path(folder) / "cpu.shares"
+        if path.is_file():
+            return path.read_text().strip()
+    return None
 
 
 def test_sequential_scores_are_the_same_without_prestarting(tmp_path):
