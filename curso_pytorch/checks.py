@@ -12,6 +12,7 @@ import warnings
 
 import torch
 
+from .data import DatasetUnavailableError
 from .notebook import apply_strict_warnings, best_device  # noqa: F401 (best_device: para las pruebas)
 from .notebook import unsolved
 
@@ -45,6 +46,8 @@ def check(description: str):
     except AssertionError as error:
         detail = f": {error}" if str(error) else ""
         raise CheckFailed(f"{description}{detail}") from None
+    except DatasetUnavailableError:  # faltan los datos del curso: no es cosa del código del alumno
+        raise
     except Exception as error:  # el código del alumno lanzó algo inesperado
         raise CheckFailed(f"{description}: tu código lanzó {type(error).__name__}: {error}") from None
 

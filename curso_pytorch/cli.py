@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import course, data, feedback, gradebook, grading, publish, submissions, workers
+from .quick_exit import exit_now
 
 # argparse escribe sus rótulos en inglés con gettext; los traducimos aquí.
 _SPANISH = {
@@ -223,5 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """La orden ``curso``: ``main`` y la salida sin desmontar el intérprete (``quick_exit``)."""
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -96,6 +96,22 @@ def data_root(root: str | os.PathLike | None = None, course: str | os.PathLike |
     return course / "data" if course else Path.cwd() / "data"
 
 
+@contextlib.contextmanager
+def cache_in(root: Path):
+    """Mientras dura el bloque, ``data_root()`` es ``root`` (vía ``$CURSO_DATA_DIR``). Así quien
+    califica (el juez, en su proceso) lee la misma caché que el núcleo de la entrega: nbgrader pone
+    como carpeta actual la de la entrega, en una copia temporal del curso sin ``data/``."""
+    before = os.environ.get(DATA_DIR_ENV)
+    os.environ[DATA_DIR_ENV] = str(root)
+    try:
+        yield root
+    finally:
+        if before is None:
+            os.environ.pop(DATA_DIR_ENV, None)
+        else:
+            os.environ[DATA_DIR_ENV] = before
+
+
 def mirror_dirs() -> list[Path]:
     value = os.environ.get(MIRROR_ENV, "")
     return [Path(p) for p in value.split(os.pathsep) if p]

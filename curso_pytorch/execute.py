@@ -46,7 +46,7 @@ from traitlets import Bool, Float, Integer, Unicode
 
 from . import lesson_cells, student_code
 from .course import REFERENCES, GradingSetupError, grade_id, is_test_cell, split_judge
-from .data import course_root, data_root, missing
+from .data import cache_in, course_root, data_root, missing
 from .sandbox import Limits, SandboxKernelManager, oom_killed
 
 GUARD = "__curso_integridad__"
@@ -362,7 +362,8 @@ class SafeExecute(Execute):
                 if found:
                     self._tampering = f"el cuaderno intenta modificar {found}; las pruebas no puntúan"
         try:
-            return super().preprocess(nb, resources, km)
+            with cache_in(self._data_dir):  # la caché del núcleo también para el juez
+                return super().preprocess(nb, resources, km)
         finally:
             if self._sandbox_km is not None:
                 self._sandbox_km.release_sandbox()
@@ -465,7 +466,11 @@ class SafeExecute(Execute):
                     output.output_type = "display_data"
                     output.pop("execution_count", None)
         if judge_source.strip():
-            verdict = self._verdict(cell, index, judge_source, outbox)
+            try:
+                verdict = self._verdict(cell, index, judge_source, outbox)
+            except GradingSetupError:  # sin los datos del juez no se califica a nadie
+                _forget_fresh_submission(resources)
+                raise
             if verdict is not None:
                 cell.outputs.append(new_output("error", ename="CheckFailed", evalue=verdict,
                                                traceback=[f"\x1b[31mComprobación fallida\x1b[0m: {verdict}"]))

@@ -33,6 +33,8 @@ from pathlib import Path
 import torch
 
 from .checks import CheckFailed, check, close, scalar_close
+from .course import GradingSetupError
+from .data import DatasetUnavailableError
 from .locks import file_lock
 from .notebook import best_device
 from .probe import ERROR, KEY
@@ -218,6 +220,9 @@ class Judge:
             exec(compile(judge_source, f"<juez de {grade_id}>", "exec"), namespace)
         except CheckFailed as failure:
             return str(failure)
+        except DatasetUnavailableError as error:  # la instalación de quien califica, no el alumno
+            raise GradingSetupError(f"No se califica: el juez de {grade_id} no pudo leer los datos de las "
+                                    f"pruebas ({str(error).splitlines()[0]}); no se ha escrito ninguna nota.") from None
         except Exception as error:  # fuera de check(): un fallo del propio juez, no del alumno
             return (f"el juez de esta celda falló ({type(error).__name__}: {str(error)[:300]}); "
                     "avise al profesor: la celda debe calificarse a mano")

@@ -65,8 +65,12 @@ def run_all(tasks: list[Task], workers: int = 1, scheduler: str | None = None):
             for future in as_completed([pool.submit(run, task) for task in tasks]):
                 yield future.result()
     finally:
-        while not idle.empty():
-            idle.get().close()
+        # Todos a la vez: cada uno tarda en salir lo que tarda su intérprete (véase ``quick_exit``).
+        done = [idle.get() for _ in range(idle.qsize())]
+        for worker in done:
+            worker.finish()
+        for worker in done:
+            worker.close()
 
 
 class _Worker:
@@ -94,9 +98,16 @@ class _Worker:
             detail = lines[-1] if lines else "sin detalles"
             return Result(task.lab, task.student, ok=False, problem=f"el proceso corrector terminó mal: {detail}")
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """Que el hijo termine en cuanto acabe su tarea (sin esperarlo: ``close``)."""
         try:
             self.process.stdin.close()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.finish()
+        try:
             self.process.wait(timeout=30)
         except Exception:  # noqa: BLE001
             self.process.kill()
@@ -119,6 +130,9 @@ if __name__ == "__main__":
     # del módulo importado, no las de __main__, para que el padre pueda leer los resultados.)
     from curso_pytorch import workers
 
+    from curso_pytorch.quick_exit import exit_now
+
     out = sys.stdout.buffer
     sys.stdout = sys.stderr
     workers.serve(sys.stdin.buffer, out)
+    exit_now(0)

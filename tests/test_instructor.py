@@ -146,6 +146,29 @@ def test_grading_from_a_course_copy_with_its_own_package(tmp_path, offline_data)
     assert sum(s for s, _ in scores.values()) == 12, (scores, run.stdout[-2000:])
 
 
+def test_grading_with_the_data_folder_of_the_course_and_no_network(tmp_path, offline_data):
+    """Lo que hace un profesor: «curso datos» deja los datos en data/ del curso y se califica más
+    tarde sin red, sin espejo y sin CURSO_DATA_DIR. El juez (que corre donde nbgrader pone la
+    entrega, en una copia temporal del curso) lee esa misma caché: la referencia saca todos los
+    puntos, con uno y con dos procesos, y nada vuelve a copiarse o descargarse por entrega."""
+    from curso_pytorch import data
+
+    root = _course(tmp_path / "curso")
+    assert data.provision(("mnist",), root=root / "data") == {"mnist": "listo"}  # «curso datos», con el espejo
+    shutil.copytree(offline_data["cifar_built"], root / "data" / data.CIFAR10_FOLDER, copy_function=os.link)
+    for student in ("ana", "berta"):
+        submissions.submit(root, LAB, student, {NB: submissions.reference_notebook(root, LAB, NB)})
+    env = _no_data_env(tmp_path)
+    for variable in ("CURSO_DATA_DIR", "CURSO_DATA_MIRROR"):
+        env.pop(variable)
+    for workers in ("1", "2"):
+        run = _curso("calificar", "--procesos", workers, cwd=root, env=env)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        for student in ("ana", "berta"):
+            scores = gradebook.cell_scores(root, LAB, student)
+            assert sum(s for s, _ in scores.values()) == 12, (workers, student, scores, run.stdout[-2000:])
+
+
 # --------------------------------------------------------------------------- entregas mal nombradas
 
 

@@ -154,6 +154,20 @@ def test_judge_failures_are_reasons_not_crashes():
     assert "avise al profesor" in verdict.run("c", "1 / 0\n", {})
 
 
+def test_missing_data_in_the_judge_stops_grading_instead_of_blaming_the_student(tmp_path, monkeypatch):
+    """Sin los datos del juez (la caché de quien califica está vacía y no hay espejo ni red), la
+    celda no sale como «tu código lanzó»: se para la calificación (``GradingSetupError``)."""
+    from curso_pytorch import data
+
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "vacia"))
+    monkeypatch.setenv(data.MIRROR_ENV, str(tmp_path / "sin_espejo"))
+    for proxy in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(proxy, "http://127.0.0.1:9")
+    source = 'from curso_pytorch.data import load_mnist\nwith check("entrenamiento en MNIST"):\n    load_mnist("test")\n'
+    with pytest.raises(course.GradingSetupError, match="No se califica: el juez de c no pudo leer los datos"):
+        judge.Judge("lab", [], judge.References(None)).run("c", source, {})
+
+
 def test_timing_magics_are_read_as_code():
     """%time y %%timeit no son código oculto: se lee el código que miden (con sus reglas)."""
     release = _notebook(("%matplotlib inline", None))
