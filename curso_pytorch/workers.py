@@ -129,7 +129,6 @@ if __name__ == "__main__":
     # Proceso hijo de ``_Worker``. Lo que imprima nbgrader va a stderr. (Las clases deben ser las
     # del módulo importado, no las de __main__, para que el padre pueda leer los resultados.)
     from curso_pytorch import workers
-
     from curso_pytorch.quick_exit import exit_now
 
     out = sys.stdout.buffer

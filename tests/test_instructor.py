@@ -150,7 +150,7 @@ def test_grading_with_the_data_folder_of_the_course_and_no_network(tmp_path, off
     """Lo que hace un profesor: «curso datos» deja los datos en data/ del curso y se califica más
     tarde sin red, sin espejo y sin CURSO_DATA_DIR. El juez (que corre donde nbgrader pone la
     entrega, en una copia temporal del curso) lee esa misma caché: la referencia saca todos los
-    puntos, con uno y con dos procesos, y nada vuelve a copiarse o descargarse por entrega."""
+    puntos, con uno y con dos procesos."""
     from curso_pytorch import data
 
     root = _course(tmp_path / "curso")
