@@ -21,6 +21,8 @@ import pytest
 from curso_pytorch import course, gradebook, grading, publish, submissions
 
 REPO = Path(__file__).resolve().parents[1]
+# Sin red: un proxy que no existe (la capa de datos no puede descargar nada).
+NO_NETWORK = {name: "http://127.0.0.1:9" for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")}
 
 
 def _apply(source: str, change) -> str:

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from curso_pytorch import cli, course, gradebook, publish, submissions
-from tests.grading import REPO, variant_notebook
+from tests.grading import NO_NETWORK, REPO, variant_notebook
 
 LAB = "01_tensores"
 NB = f"{LAB}.ipynb"
@@ -41,8 +41,7 @@ def _no_data_env(tmp_path: Path) -> dict:
     """Caché vacía, sin espejo y sin red (un proxy que no existe): no hay de dónde sacar datos."""
     env = dict(os.environ)
     env.update(CURSO_DATA_DIR=str(tmp_path / "cache_vacia"), CURSO_DATA_MIRROR=str(tmp_path / "sin_espejo"),
-               HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",
-               https_proxy="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9")
+               **NO_NETWORK)
     return env
 
 

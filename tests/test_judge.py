@@ -14,7 +14,7 @@ import torch
 
 from curso_pytorch import course, judge, probe, student_code
 from curso_pytorch.course import labs
-from tests.grading import REPO
+from tests.grading import NO_NETWORK, REPO
 
 CELL = """from curso_pytorch.checks import check
 with check("visible"):
@@ -161,8 +161,8 @@ def test_missing_data_in_the_judge_stops_grading_instead_of_blaming_the_student(
 
     monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "vacia"))
     monkeypatch.setenv(data.MIRROR_ENV, str(tmp_path / "sin_espejo"))
-    for proxy in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
-        monkeypatch.setenv(proxy, "http://127.0.0.1:9")
+    for proxy, address in NO_NETWORK.items():
+        monkeypatch.setenv(proxy, address)
     source = 'from curso_pytorch.data import load_mnist\nwith check("entrenamiento en MNIST"):\n    load_mnist("test")\n'
     with pytest.raises(course.GradingSetupError, match="No se califica: el juez de c no pudo leer los datos"):
         judge.Judge("lab", [], judge.References(None)).run("c", source, {})
