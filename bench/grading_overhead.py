@@ -12,9 +12,13 @@ Para cada laboratorio imprime:
   frente al cálculo;
 - «sin saltar»: una entrega calificada ejecutando todas las celdas de la lección
   (``c.SafeExecute.skip_lesson_cells = False``, como antes), en la misma ejecución;
+- «núcleo de siempre»: la mediana de las mismas entregas con núcleos que importan torch ellos
+  mismos (``c.SafeExecute.fork_kernels = False``), sin el proceso de origen
+  (``curso_pytorch.forked_kernels``);
 - «fijo»: lo que ``grading.grade`` tarda además de sus entregas (plantilla del laboratorio, datos).
 
-Comprueba que las notas de cada entrega coinciden con las de la calificación sin saltar celdas.
+Comprueba que las notas de cada entrega coinciden con las de la calificación sin saltar celdas y
+con las de los núcleos de siempre.
 Al final, lo que tarda en arrancar la orden ``curso`` (importar la línea de órdenes y nbgrader).
 Necesita los datos en la caché o un espejo (CURSO_DATA_MIRROR).
 """
@@ -36,6 +40,7 @@ from reference_cells import run_lab
 from curso_pytorch import course, gradebook, grading
 
 NO_SKIPPING = "\nc.SafeExecute.skip_lesson_cells = False\n"
+NO_FORKING = "\nc.SafeExecute.fork_kernels = False\n"
 
 
 def compute_seconds(lab: str) -> float:
@@ -64,8 +69,8 @@ def main() -> int:
     labs = args.labs or course.labs(REPO)
     print(machine(), f"· {args.entregas} entregas por laboratorio, 1 proceso")
     print(f"{'laboratorio':<18} {'cálculo (s)':>11} {'por entrega (s)':>15} {'razón':>6} "
-          f"{'sin saltar (s)':>14} {'fijo (s)':>9}  notas")
-    totals = [0.0, 0.0, 0.0]
+          f"{'núcleo de siempre (s)':>21} {'sin saltar (s)':>14} {'fijo (s)':>9}  notas")
+    totals = [0.0, 0.0, 0.0, 0.0]
     different = False
     for lab in labs:
         compute = compute_seconds(lab)
@@ -75,18 +80,22 @@ def main() -> int:
             for student in students:
                 submit_reference(root, lab, student)
             times, fixed, scores = grade_seconds(root, lab, students)
+            set_config(root, NO_FORKING)
+            classic_times, _, classic_scores = grade_seconds(root, lab, students)
             set_config(root, NO_SKIPPING)
             slow_times, _, slow_scores = grade_seconds(root, lab, students[-1:])
         per_submission = statistics.median(times[1:] or times)
-        same = all(scores[s] == slow_scores[students[-1]] for s in students)
+        classic = statistics.median(classic_times[1:] or classic_times)
+        same = all(scores[s] == slow_scores[students[-1]] == classic_scores[s] for s in students)
         different |= not same
         totals[0] += compute
         totals[1] += per_submission
         totals[2] += slow_times[0]
+        totals[3] += classic
         print(f"{lab:<18} {compute:>11.1f} {per_submission:>15.1f} {per_submission / compute:>5.1f}× "
-              f"{slow_times[0]:>14.1f} {fixed:>9.1f}  {'iguales' if same else '¡DISTINTAS!'}")
+              f"{classic:>21.1f} {slow_times[0]:>14.1f} {fixed:>9.1f}  {'iguales' if same else '¡DISTINTAS!'}")
     print(f"{'entrega completa':<18} {totals[0]:>11.1f} {totals[1]:>15.1f} {totals[1] / totals[0]:>5.1f}× "
-          f"{totals[2]:>14.1f}")
+          f"{totals[3]:>21.1f} {totals[2]:>14.1f}")
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "curso_pytorch", "--help"], capture_output=True, check=True)
     cli = time.perf_counter() - start

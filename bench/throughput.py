@@ -12,7 +12,11 @@ Al final, una proyección para una clase de 500 alumnos con los laboratorios med
 procesos en esta máquina, una entrega de ``lab`` ocupa ``c_lab = P · T_lab / N`` segundos de
 núcleo (con el reparto y la contención que hubo); en una máquina de K núcleos con K procesos,
 ``T = 500 · Σ c_lab / K``; en un clúster de Dask de M máquinas así, ``T / M`` (sin contar el
-planificador ni el envío de las tareas, que son pequeños frente a una entrega).
+planificador ni el envío de las tareas, que son pequeños frente a una entrega). En frío, cada
+entrega carga con su parte de lo que se paga una vez por laboratorio (las referencias del juez, los
+resultados derivados) repartido entre N; por eso el mayor número de procesos se mide otra vez en
+caliente, y la segunda proyección es ``Σ (T_frío − T_caliente) + 500 · Σ c_lab(caliente) / K``
+(lo que se paga una vez, sin repartir entre las máquinas).
 """
 
 from __future__ import annotations
@@ -40,9 +44,14 @@ def main() -> int:
     args = parser.parse_args()
     print(machine(), f"· {args.entregas} entregas de cada laboratorio")
     print(f"{'laboratorio':<18} {'procesos':>8} {'tiempo (s)':>11} {'entregas/min':>13} {'aceleración':>12}")
-    core_seconds = 0.0
+    core_seconds = warm_core_seconds = one_time = 0.0
     cache_folder = tempfile.TemporaryDirectory()
     cache = private_data_cache(Path(cache_folder.name) / "datos")
+    most = max(args.procesos)
+    # Cada número de procesos en frío y, al final, el mayor otra vez en caliente: con las referencias
+    # del juez y los resultados derivados que dejó la pasada anterior, como las entregas de una clase
+    # después de las primeras.
+    passes = [(workers, True) for workers in args.procesos] + [(most, False)]
     for lab in args.lab:
         base, first_scores, times = None, None, {}
         with tempfile.TemporaryDirectory() as tmp:
@@ -50,33 +59,40 @@ def main() -> int:
             students = [f"alumno_{i:03d}" for i in range(args.entregas)]
             for student in students:
                 submit_reference(root, lab, student)
-            for workers in args.procesos:
-                forget_results(root, cache)
+            for workers, cold in passes:
+                if cold:
+                    forget_results(root, cache)
                 start = time.perf_counter()
                 grading.grade(root, lab, workers=workers, report=lambda line: None)
-                elapsed = times[workers] = time.perf_counter() - start
+                elapsed = times[workers, cold] = time.perf_counter() - start
                 scores = {s: gradebook.cell_scores(root, lab, s) for s in students}
                 why = {s: reasons(root, lab, s) for s in students}
                 if first_scores is None:
                     first_scores, first_why = scores, why
                 same = "" if scores == first_scores else "  ¡NOTAS DISTINTAS!"
                 base = base or elapsed
-                print(f"{lab:<18} {workers:>8} {elapsed:>11.1f} {60 * len(students) / elapsed:>13.1f} "
+                label = f"{workers}" if cold else f"{workers} (caliente)"
+                print(f"{lab:<18} {label:>8} {elapsed:>11.1f} {60 * len(students) / elapsed:>13.1f} "
                       f"{base / elapsed:>11.2f}×{same}")
                 for student in students:  # qué celda cambió y por qué: para poder investigarlo
                     for cell in sorted(set(scores[student]) | set(first_scores[student])):
                         now, before = scores[student].get(cell), first_scores[student].get(cell)
                         if now != before:
                             print(f"    {student} · {cell}: {before} con {args.procesos[0]} proceso(s) "
-                                  f"({first_why[student].get(cell, '')!r}), {now} con {workers} "
+                                  f"({first_why[student].get(cell, '')!r}), {now} con {label} "
                                   f"({why[student].get(cell, '')!r})")
-        most = max(args.procesos)
-        core_seconds += most * times[most] / len(students)
+        core_seconds += most * times[most, True] / len(students)
+        warm_core_seconds += most * times[most, False] / len(students)
+        one_time += max(0.0, times[most, True] - times[most, False])
     cache_folder.cleanup()
     total = STUDENTS * core_seconds
-    print(f"Proyección, {STUDENTS} alumnos × {len(args.lab)} laboratorio(s), con {max(args.procesos)} procesos "
+    print(f"Proyección, {STUDENTS} alumnos × {len(args.lab)} laboratorio(s), con {most} procesos "
           f"medidos: Σ c_lab = {core_seconds:.1f} s de núcleo por alumno; una máquina de {CORES} núcleos: "
           f"{total / CORES / 60:.1f} min; {MACHINES} máquinas con Dask: {total / CORES / MACHINES / 60:.1f} min.")
+    warm = STUDENTS * warm_core_seconds / CORES
+    print(f"Con lo que se paga una vez por laboratorio aparte (en caliente: Σ c_lab = {warm_core_seconds:.1f} s "
+          f"por alumno; una vez: Σ (T_frío − T_caliente) = {one_time:.1f} s): una máquina de {CORES} núcleos: "
+          f"{(one_time + warm) / 60:.1f} min; {MACHINES} máquinas con Dask: {(one_time + warm / MACHINES) / 60:.1f} min.")
     return 0
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import nbformat
 
 from .course import GradingSetupError, grade_id, is_test_cell, lab_notebooks, nbgrader_api
+from .sandbox import fork_problem_notice
 
 MAX_RETURNED_BYTES = 20 * 2**20  # archivos del alumno (no cuadernos) que vuelven al curso
 MAX_NOTEBOOK_BYTES = 32 * 2**20  # un cuaderno calificado (la salida de cada celda ya va recortada)
@@ -107,6 +108,9 @@ def run_task(task: Task) -> Result:
             if (submitted / name).is_file() and not problem:
                 result.notes += repair_submission(submitted / name, tmp / "source" / task.lab / name)
         outcome = api.autograde(task.lab, task.student, force=True, create=True)
+        notice = fork_problem_notice()
+        if notice:
+            result.notes.append(notice)
         if not outcome.get("success"):
             problem = problem or nbgrader_failure(outcome)
             log = (outcome.get("log") or "") + (outcome.get("error") or "")

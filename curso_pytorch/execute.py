@@ -184,10 +184,14 @@ class SafeExecute(Execute):
                                      "sola entrega.").tag(config=True)
     skip_lesson_cells = Bool(True, help="No ejecutar las celdas de la lección que nada de lo que viene detrás "
                                         "necesita (curso_pytorch.lesson_cells).").tag(config=True)
+    fork_kernels = Bool(True, help="Que cada núcleo nazca, ya en su caja, de un proceso con torch e ipykernel "
+                                   "importados (curso_pytorch.forked_kernels) en vez de importarlos él; solo con "
+                                   "bubblewrap, y si falla se arranca el de siempre.").tag(config=True)
     references_dir = Unicode("", help="Caché de referencias del juez (por defecto, .referencias/ del curso; "
                                       "nunca dentro de la caja).").tag(config=True)
 
     _adopted = None  # el núcleo de reserva que sirve a esta entrega, si lo había
+    _modules: list = []  # los módulos que importa el laboratorio (``_preload_lab_modules``)
 
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager
@@ -207,10 +211,16 @@ class SafeExecute(Execute):
         if self._adopted is not None:  # el núcleo de reserva, arrancado para esta entrega
             self.km = self._sandbox_km = self._adopted
             return self.km
-        km = super().create_kernel_manager()
+        km = self._configured(super().create_kernel_manager())
+        self._sandbox_km = km
+        return km
+
+    def _configured(self, km):
+        """El gestor de núcleo con lo de esta entrega: límites, datos y cómo nace el núcleo."""
         km.limits = self._limits()
         km.course_data_dir = self._data_dir
-        self._sandbox_km = km
+        km.fork_kernels = self.fork_kernels
+        km.preload_modules = self._modules
         return km
 
     def _limits(self) -> Limits:
@@ -237,9 +247,7 @@ class SafeExecute(Execute):
     async def _prestart_next(self) -> None:
         """Arranca el núcleo de la entrega siguiente (mientras esta se ejecuta)."""
         discard_spare()
-        km = self.kernel_manager_class(kernel_name=self._kernel_key_now[1], config=self.config)
-        km.limits = self._limits()
-        km.course_data_dir = self._data_dir
+        km = self._configured(self.kernel_manager_class(kernel_name=self._kernel_key_now[1], config=self.config))
         km.background = True  # no quita CPU al núcleo de esta entrega
         workdir = self._workdir_for(self._kernel_key_now[0])
         try:
@@ -323,6 +331,7 @@ class SafeExecute(Execute):
             modules = lesson_cells.course_imports(self._lab_copy(resources)[1])
         except GradingSetupError:
             modules = []
+        self._modules = modules
         setup = f"{KERNEL_SETUP}; {GUARD}.preload({modules!r})" if modules else KERNEL_SETUP
         self.extra_arguments = [a for a in self.extra_arguments if not a.startswith("--IPKernelApp.exec_lines=")]
         self.extra_arguments.append(f"--IPKernelApp.exec_lines={setup}")

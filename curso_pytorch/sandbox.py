@@ -19,30 +19,20 @@ cgroups y ejecuta la orden; lo usa ``SandboxKernelManager``.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import subprocess
 import sys
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 
-NOBODY = 65534
+from .process_limits import NOBODY, Limits, apply_limits, is_root, write
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-ADDRESS_SPACE_EXTRA_MB = 4096
-
-
-@dataclass
-class Limits:
-    """Límites de una entrega. Los valores por defecto caben de sobra para un laboratorio."""
-
-    memory_mb: int = 4096  # memoria del núcleo (y sus hijos con cgroups)
-    cpu_seconds: int = 1800  # tiempo de CPU acumulado del núcleo
-    processes: int = 256  # procesos e hilos dentro de la caja (cgroup pids)
-    file_mb: int = 256  # tamaño máximo de un archivo escrito
-    cpus: float = 0.0  # cuota de CPU (núcleos); 0 = sin cuota
 
 
 # --------------------------------------------------------------------------- disponibilidad
@@ -69,7 +59,7 @@ def describe() -> str:
     """Una línea para el profesor: qué aislamiento tendrá la calificación en esta máquina."""
     problem = bubblewrap_problem()
     if problem is None:
-        cgroups = "con cgroups" if _is_root() and _cgroup_dirs("x") else "sin cgroups (límites por proceso)"
+        cgroups = "con cgroups" if is_root() and _cgroup_dirs("x") else "sin cgroups (límites por proceso)"
         return f"Aislamiento: bubblewrap (sin red, solo su carpeta), {cgroups}."
     return f"AVISO: calificación SIN aislamiento, solo con límites de recursos: {problem}."
 
@@ -85,13 +75,6 @@ def _cgroup_dirs(name: str) -> dict[str, Path]:
         if base.is_dir() and os.access(base, os.W_OK) and (base / "cgroup.procs").exists():
             found[controller] = base / f"curso-{name}"
     return found
-
-
-def _write(path: Path, value) -> None:
-    try:
-        path.write_text(str(value))
-    except OSError:
-        pass
 
 
 # Peso de CPU (cgroup v1) de un núcleo arrancado de antemano mientras espera su entrega, y el normal.
@@ -112,15 +95,15 @@ def make_cgroups(limits: Limits, background: bool = False) -> list[str]:
             continue
         made.append(str(folder))
         if controller == "pids":
-            _write(folder / "pids.max", limits.processes)
+            write(folder / "pids.max", limits.processes)
         elif controller == "memory":
-            _write(folder / "memory.limit_in_bytes", limits.memory_mb * 2**20)
+            write(folder / "memory.limit_in_bytes", limits.memory_mb * 2**20)
         elif controller == "cpu":
             if limits.cpus > 0:
-                _write(folder / "cpu.cfs_period_us", 100_000)
-                _write(folder / "cpu.cfs_quota_us", int(limits.cpus * 100_000))
+                write(folder / "cpu.cfs_period_us", 100_000)
+                write(folder / "cpu.cfs_quota_us", int(limits.cpus * 100_000))
             if background:
-                _write(folder / "cpu.shares", BACKGROUND_SHARES)
+                write(folder / "cpu.shares", BACKGROUND_SHARES)
     return made
 
 
@@ -128,7 +111,7 @@ def to_foreground(cgroups: list[str]) -> None:
     """La caja vuelve a tener el peso de CPU de cualquier otra (``make_cgroups(background=True)``)."""
     for folder in cgroups:
         if (Path(folder) / "cpu.shares").is_file():
-            _write(Path(folder) / "cpu.shares", FOREGROUND_SHARES)
+            write(Path(folder) / "cpu.shares", FOREGROUND_SHARES)
 
 
 def oom_killed(cgroups: list[str]) -> bool:
@@ -244,38 +227,11 @@ def launcher_command(spec: dict, command: list[str]) -> list[str]:
     return [sys.executable, "-m", "curso_pytorch.sandbox", json.dumps(spec), "--", *command]
 
 
-def _is_root() -> bool:
-    return getattr(os, "geteuid", lambda: -1)() == 0
-
-
-def _apply_limits(spec: dict) -> None:
-    """En el lanzador, antes de ``exec``: cgroups y límites por proceso."""
-    try:
-        import resource
-    except ImportError:  # Windows: sin límites por proceso
-        return
-
-    for folder in spec.get("cgroups", []):
-        _write(Path(folder) / "cgroup.procs", os.getpid())
-    limits = Limits(**spec["limits"])
-    mb = 2**20
-    if spec.get("address_space_limit"):
-        # El espacio de direcciones incluye las bibliotecas de torch (unos 4 GB con CUDA).
-        address_space = (limits.memory_mb + ADDRESS_SPACE_EXTRA_MB) * mb
-        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if not _is_root() and not spec.get("cgroups"):
-        # Sin cgroup de procesos: límite por usuario (root no lo respeta).
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-
-
 def main(argv: list[str]) -> None:
     if len(argv) < 3 or argv[1] != "--":
         raise SystemExit("uso: python -m curso_pytorch.sandbox LÍMITES -- ORDEN...")
     spec = json.loads(argv[0])
-    _apply_limits(spec)
+    apply_limits(spec)
     os.environ.update(spec.get("env", {}))
     # Lo que el núcleo escribe en su propia consola no es parte del cuaderno: fuera.
     quiet = os.open(os.devnull, os.O_WRONLY)
@@ -290,6 +246,23 @@ def main(argv: list[str]) -> None:
 
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 
+from . import forked_kernels  # noqa: E402
+
+# Por qué no se pudo usar el proceso de origen en este proceso (desde entonces, núcleos de siempre).
+_FORK_PROBLEM: list[str] = []
+_FORK_PROBLEM_TOLD: list[str] = []
+
+
+def fork_problem_notice() -> str | None:
+    """Un aviso para quien califica, una vez por proceso, si los núcleos ya no nacen del proceso de
+    origen (``forked_kernels``): la calificación sigue, igual de aislada, pero más lenta."""
+    if not _FORK_PROBLEM or _FORK_PROBLEM_TOLD:
+        return None
+    _FORK_PROBLEM_TOLD.append(_FORK_PROBLEM[0])
+    return (f"AVISO: los núcleos se arrancan sin el proceso de origen ({_FORK_PROBLEM[0]}); la calificación "
+            "sigue igual de aislada, pero cada núcleo vuelve a importar torch")
+atexit.register(forked_kernels.close_origin)
+
 
 class SandboxKernelManager(AsyncKernelManager):
     """Un núcleo de Jupyter dentro de la caja (o solo con límites donde no hay bubblewrap).
@@ -301,11 +274,15 @@ class SandboxKernelManager(AsyncKernelManager):
     limits = Limits()
     course_data_dir: Path | None = None
     background = False  # arrancado de antemano: solo la CPU que sobra (hasta ``to_foreground``)
+    fork_kernels = True  # el núcleo nace del proceso de origen (``forked_kernels``) si se puede
+    preload_modules: list[str] = []  # lo que importa el laboratorio: el proceso de origen ya lo trae
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.cgroups: list[str] = []
         self.isolated = bubblewrap_problem() is None
+        self.forked = False  # ¿el núcleo nació del proceso de origen?
+        self._fork = None
         self._runtime = Path(__import__("tempfile").mkdtemp(prefix="curso-nucleo-"))
         if self.isolated:
             # Sin red: nbgrader y el núcleo se hablan por sockets IPC en una carpeta propia.
@@ -319,18 +296,50 @@ class SandboxKernelManager(AsyncKernelManager):
         spec = {"limits": asdict(self.limits), "cgroups": []}
         # RLIMIT_AS rompe CUDA (reserva mucho espacio de direcciones): solo sin GPU.
         spec["address_space_limit"] = not any(Path("/dev").glob("nvidia[0-9]*"))
-        if _is_root():
+        if is_root():
             self.cgroups = make_cgroups(self.limits, background=self.background)
             spec["cgroups"] = self.cgroups
         # PYTHONSAFEPATH: la carpeta de trabajo no entra en sys.path (un ipykernel_launcher.py o un
         # torch.py que dejara allí el alumno no sustituye al de verdad).
         spec["env"] = {**thread_variables(self.limits), **import_path_variables(), "PYTHONSAFEPATH": "1"}
+        self._fork = None
         if self.isolated:
             # Las señales de fuera no llegan al núcleo en su espacio de PID: se interrumpe
             # con un mensaje y es el propio núcleo quien se manda SIGINT.
             self.kernel_spec.interrupt_mode = "message"
-            command = bubblewrap_args(workdir, self._runtime, self.course_data_dir) + command
+            box = bubblewrap_args(workdir, self._runtime, self.course_data_dir)
+            arguments = forked_kernels.kernel_arguments(command)
+            if self.fork_kernels and arguments is not None and not _FORK_PROBLEM:
+                holder = forked_kernels.holder_command(self._runtime)
+                self._fork = {"argv": arguments, "spec": spec, "workdir": str(workdir), "fifo": holder[-1],
+                              "holder": holder, "classic": launcher_command(spec, box + command)}
+                return launcher_command(spec, box + holder)
+            command = box + command
         return launcher_command(spec, command)
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        """Lanza la caja; si su orden es el guardián, el núcleo nace en ella del proceso de origen
+        (``forked_kernels``). Si eso falla, la caja se tira y se arranca el núcleo de siempre."""
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        fork, self._fork = self._fork, None
+        if fork is None:
+            return
+        process = self.provisioner.process
+        try:
+            holder = forked_kernels.find_holder(process.pid, fork["holder"])
+            origin = forked_kernels.origin_for({**os.environ, **fork["spec"]["env"]},
+                                               forked_kernels.preimportable(self.preload_modules))
+            origin.spawn({"holder": holder, "command": fork["holder"],
+                          **{k: fork[k] for k in ("argv", "spec", "workdir", "fifo")}})
+            self.forked = True
+            return
+        except (forked_kernels.ForkError, OSError) as error:
+            _FORK_PROBLEM.append(str(error))
+            self.log.warning("los núcleos se arrancan sin el proceso de origen: %s", error)
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        await super()._async_launch_kernel(fork["classic"], **kw)
 
     def to_foreground(self) -> None:
         """El núcleo arrancado de antemano empieza a servir a su entrega: con toda su CPU."""

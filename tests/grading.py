@@ -114,15 +114,17 @@ def assert_zero(scores: dict[str, tuple[float, float]]) -> None:
     assert not earned, f"la copia en blanco gana puntos en: {earned}"
 
 
-def assert_loses_exactly(scores: dict[str, tuple[float, float]], cells: set[str]) -> None:
-    """Las celdas de ``cells`` puntúan 0 y todas las demás, el máximo."""
+def assert_loses_exactly(scores: dict[str, tuple[float, float]], cells: set[str], errors=None) -> None:
+    """Las celdas de ``cells`` puntúan 0 y todas las demás, el máximo. ``errors``: si falla, de dónde
+    leer los errores de cada celda (``cell_errors``) para el mensaje."""
     unknown = cells - set(scores)
     assert not unknown, f"celdas inexistentes: {unknown}"
     wrong = {
         cell: s for cell, s in scores.items()
         if (cell in cells and s[0] != 0) or (cell not in cells and s[0] != s[1])
     }
-    assert not wrong, f"se esperaba perder exactamente {sorted(cells)}; puntos obtenidos: {wrong}"
+    assert not wrong, (f"se esperaba perder exactamente {sorted(cells)}; puntos obtenidos: {wrong}"
+                       + (f"; errores: { {c: e for c, e in errors().items() if c in wrong} }" if errors else ""))
 
 
 class LabGradingTests:
@@ -163,8 +165,8 @@ class LabGradingTests:
     def test_blank_release_gets_zero(self, scores):
         assert_zero(scores["en_blanco"])
 
-    def test_typical_bug_loses_only_its_part(self, scores, bug):
-        assert_loses_exactly(scores[bug], self.BUGS[bug][1])
+    def test_typical_bug_loses_only_its_part(self, scores, bug, grading_root):
+        assert_loses_exactly(scores[bug], self.BUGS[bug][1], lambda: cell_errors(grading_root, self.LAB, bug))
 
     # Nombres del código del juez del laboratorio que no deben aparecer en lo que ve el alumno.
     JUDGE_NAMES: tuple[str, ...] = ()
