@@ -6,7 +6,8 @@ curso_pytorch.forked_kernels``) los importa y, para cada entrega, se duplica (``
 entra en la caja que bubblewrap ya montó para esa entrega y allí se convierte en su núcleo:
 
 1. quien califica lanza la caja de siempre (``sandbox.bubblewrap_args``, con sus límites y
-   cgroups), pero con una orden que solo espera: el *guardián* (``HOLDER``);
+   cgroups), pero con una orden que solo espera: el *guardián* (``HOLDER``). Se le reconoce por su
+   orden exacta, que solo tiene después de ``exec``, cuando la caja ya está montada;
 2. el proceso de origen crea un hijo intermedio que entra en el espacio de PID de la caja y crea el
    núcleo, que entra en los demás espacios de nombres del guardián (usuario, montajes, red, IPC,
    nombre de máquina, cgroups): ve exactamente lo que ve el guardián, nada más;
@@ -14,8 +15,9 @@ entra en la caja que bubblewrap ya montó para esa entrega y allí se convierte 
    procesos con nadie de fuera), cierra todos los descriptores heredados, toma el entorno del
    guardián, aplica los límites de la entrega, se queda como ``nobody`` sin capacidades y con
    ``no_new_privs``, y lo comprueba en ``/proc/self/status``; si algo no cuadra, no arranca;
-4. cuando el núcleo termina, el intermedio le pasa al guardián cómo terminó (código o señal) y el
-   guardián termina igual: para quien califica, la caja acaba como acababa el núcleo de siempre.
+4. cuando el núcleo termina, el intermedio le pasa al guardián cómo terminó (código o señal) por
+   una FIFO que abrió y borró antes de que existiera el núcleo (desde la caja no se puede abrir), y
+   el guardián termina igual: para quien califica, la caja acaba como acababa el núcleo de siempre.
 
 El proceso de origen nunca ejecuta código de ningún alumno ni ve nada oculto (es un intérprete
 nuevo que solo importa módulos públicos) y cada núcleo sirve a una sola entrega. Desde la caja no

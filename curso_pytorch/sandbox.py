@@ -14,7 +14,9 @@ Donde no hay bubblewrap (macOS, Windows, Linux sin el paquete) quedan solo los l
 recursos (``resource.setrlimit``) y se avisa de ello: el código del alumno corre sin aislar.
 
 El lanzador (``python -m curso_pytorch.sandbox LÍMITES -- ORDEN``) aplica los límites, entra en los
-cgroups y ejecuta la orden; lo usa ``SandboxKernelManager``.
+cgroups y ejecuta la orden; lo usa ``SandboxKernelManager``. Con bubblewrap, la orden de la caja es
+un guardián que solo espera, y el núcleo nace dentro de ella del proceso de origen con torch ya
+importado (``curso_pytorch.forked_kernels``); si eso falla, la orden es el núcleo de siempre.
 """
 
 from __future__ import annotations
@@ -261,6 +263,8 @@ def fork_problem_notice() -> str | None:
     _FORK_PROBLEM_TOLD.append(_FORK_PROBLEM[0])
     return (f"AVISO: los núcleos se arrancan sin el proceso de origen ({_FORK_PROBLEM[0]}); la calificación "
             "sigue igual de aislada, pero cada núcleo vuelve a importar torch")
+
+
 atexit.register(forked_kernels.close_origin)
 
 
